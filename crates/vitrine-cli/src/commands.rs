@@ -1,0 +1,247 @@
+//! Implementation of each command. Every command opens the store it needs and nothing else.
+
+use crate::{config::Config, progress, Command, EventFileFormat, ImportWhat, ProductFileFormat};
+use anyhow::Context;
+use futures::StreamExt;
+use std::{
+    io::{BufReader, BufWriter, Write},
+    path::Path,
+    sync::Arc,
+};
+use vitrine_ingest::{CsvMapping, EventFormat, ImportOptions, ImportReport, ProductFormat};
+use vitrine_server::{AppState, Metrics};
+use vitrine_sim::{DemoConfig, DemoStore};
+use vitrine_store::{SqliteStore, Store, StoreOptions};
+
+pub async fn open_store(config: &Config) -> anyhow::Result<SqliteStore> {
+    let options = StoreOptions { read_connections: config.store.read_connections, ..Default::default() };
+    SqliteStore::open(&config.store.path, options)
+        .await
+        .with_context(|| format!("opening the database {}", config.store.path.display()))
+}
+
+pub async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { addr } => {
+            if let Some(a) = addr {
+                config.server.addr = a;
+            }
+            let store = Arc::new(open_store(&config).await?);
+            serve(store, &config, None).await
+        }
+        Command::Demo { products, shoppers, days, seed, no_serve, addr } => {
+            if let Some(a) = addr {
+                config.server.addr = a;
+            }
+            demo(&mut config, products, shoppers, days, seed, no_serve).await
+        }
+        Command::Import { what } => {
+            let store = open_store(&config).await?;
+            let report = import(&store, what).await;
+            store.close().await;
+            print_report(&report?);
+            Ok(())
+        }
+        Command::Export { out } => {
+            let store = open_store(&config).await?;
+            export(&store, &out).await?;
+            store.close().await;
+            Ok(())
+        }
+        Command::EraseUser { id } => {
+            let store = open_store(&config).await?;
+            let r = store.erase_user(&id).await?;
+            store.close().await;
+            println!("erased user {id:?}: {} events and {} profile rows deleted", r.events_deleted, r.profiles_deleted);
+            Ok(())
+        }
+        Command::Stats => {
+            let store = open_store(&config).await?;
+            let s = store.stats().await?;
+            store.close().await;
+            println!("{}", serde_json::to_string_pretty(&s)?);
+            Ok(())
+        }
+        Command::Bench { what } => crate::bench::run(what, &config).await,
+    }
+}
+
+/// Serves until SIGTERM/Ctrl-C, then drains: in-flight requests finish and queued writes commit.
+async fn serve(store: Arc<SqliteStore>, config: &Config, banner: Option<String>) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.server.addr)
+        .await
+        .with_context(|| format!("binding {}", config.server.addr))?;
+    let local = listener.local_addr()?;
+    tracing::info!(%local, db = %config.store.path.display(), "vitrine listening");
+    // Machine-readable line for scripts and tests that start the server on port 0.
+    println!("listening on http://{local}");
+    if let Some(b) = banner {
+        println!("{}", b.replace("{addr}", &local.to_string()));
+    }
+    let _ = std::io::stdout().flush();
+    let state = AppState {
+        store: store.clone() as Arc<dyn Store>,
+        config: Arc::new(config.server.clone()),
+        metrics: Arc::new(Metrics::new()),
+    };
+    vitrine_server::serve(listener, state, vitrine_server::shutdown_signal()).await?;
+    store.close().await;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+async fn import(store: &SqliteStore, what: ImportWhat) -> anyhow::Result<ImportReport> {
+    let (file, errors_out) = match &what {
+        ImportWhat::Products { file, errors_out, .. } | ImportWhat::Events { file, errors_out, .. } => {
+            (file.clone(), errors_out.clone())
+        }
+    };
+    let f = std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?;
+    let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let pb = progress::bytes(size, "importing");
+    let reader = BufReader::with_capacity(1 << 20, pb.wrap_read(f));
+    let error_sink: Option<Box<dyn Write + Send>> = match &errors_out {
+        Some(p) => Some(Box::new(BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        ))),
+        None => None,
+    };
+    let opts = ImportOptions { error_sink, source_name: format!("import:{}", file.display()), ..Default::default() };
+    let report = match what {
+        ImportWhat::Products { format, mapping, .. } => {
+            let is_csv = match format {
+                Some(ProductFileFormat::Csv) => true,
+                Some(ProductFileFormat::Jsonl) => false,
+                None => file.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")),
+            };
+            let format = if is_csv {
+                let m = mapping.context("CSV import needs --mapping FILE (see mappings/ for examples)")?;
+                let text = std::fs::read_to_string(&m).with_context(|| format!("reading {}", m.display()))?;
+                ProductFormat::Csv(CsvMapping::from_toml(&text)?)
+            } else {
+                ProductFormat::Jsonl
+            };
+            vitrine_ingest::import_products(store, reader, format, opts).await?
+        }
+        ImportWhat::Events { format, .. } => {
+            let format = match format {
+                EventFileFormat::Jsonl => EventFormat::Jsonl,
+                EventFileFormat::Otto => EventFormat::Otto,
+            };
+            vitrine_ingest::import_events(store, reader, format, opts).await?
+        }
+    };
+    pb.finish_and_clear();
+    Ok(report)
+}
+
+fn print_report(r: &ImportReport) {
+    let secs = r.elapsed.as_secs_f64().max(1e-9);
+    eprintln!(
+        "read {} records in {:.1}s ({:.0}/s): {} stored, {} unchanged/duplicate, {} unknown-product (stored, flagged), {} rejected{}",
+        r.records,
+        secs,
+        r.records as f64 / secs,
+        r.stored,
+        r.unchanged_or_duplicate,
+        r.unknown_product,
+        r.rejected,
+        r.catalog_version.map(|v| format!(", catalog version {v}")).unwrap_or_default()
+    );
+    for e in r.errors.iter().take(20) {
+        eprintln!("  rejected {e}");
+    }
+    if r.rejected > 20 {
+        eprintln!("  … {} more (use --errors-out FILE for all)", r.rejected - 20);
+    }
+    if let Ok(json) = serde_json::to_string(&serde_json::json!({
+        "records": r.records, "stored": r.stored, "unchanged_or_duplicate": r.unchanged_or_duplicate,
+        "unknown_product": r.unknown_product, "rejected": r.rejected, "catalog_version": r.catalog_version,
+        "elapsed_s": secs,
+    })) {
+        println!("{json}");
+    }
+}
+
+async fn export(store: &SqliteStore, out: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let stats = store.stats().await?;
+    let pb = progress::items(stats.products, "products");
+    let mut w = BufWriter::new(std::fs::File::create(out.join("products.jsonl"))?);
+    let mut products = store.stream_products();
+    while let Some(p) = products.next().await {
+        serde_json::to_writer(&mut w, &p?)?;
+        w.write_all(b"\n")?;
+        pb.inc(1);
+    }
+    w.flush()?;
+    pb.finish_and_clear();
+    let pb = progress::items(stats.events, "events");
+    let mut w = BufWriter::new(std::fs::File::create(out.join("events.jsonl"))?);
+    let mut events = store.stream_events();
+    while let Some(e) = events.next().await {
+        serde_json::to_writer(&mut w, &e?.event)?;
+        w.write_all(b"\n")?;
+        pb.inc(1);
+    }
+    w.flush()?;
+    pb.finish_and_clear();
+    eprintln!("exported {} products and {} events to {}", stats.products, stats.events, out.display());
+    Ok(())
+}
+
+async fn demo(config: &mut Config, products: usize, shoppers: usize, days: u32, seed: u64, no_serve: bool) -> anyhow::Result<()> {
+    if config.store.path == crate::config::StoreConfig::default().path {
+        config.store.path = "vitrine-data/demo.db".into();
+    }
+    // The demo is reproducible: start from an empty database every time.
+    for suffix in ["", "-wal", "-shm"] {
+        let p = format!("{}{suffix}", config.store.path.display());
+        let _ = std::fs::remove_file(p);
+    }
+    let store = Arc::new(open_store(config).await?);
+    let now = chrono::Utc::now();
+    let demo = DemoStore::generate(DemoConfig { products, shoppers, days, seed, now });
+    let version = store.begin_catalog_version("demo").await?;
+    let pb = progress::items(products as u64, "products");
+    for chunk in demo.products.chunks(2_000) {
+        store.upsert_products(version, chunk).await?;
+        pb.inc(chunk.len() as u64);
+    }
+    store
+        .finish_catalog_version(version, vitrine_store::VersionCounts { changed: products as u64, ..Default::default() })
+        .await?;
+    pb.finish_and_clear();
+    let pb = progress::items(u64::from(days), "days");
+    let mut total = 0u64;
+    for day in 0..days {
+        let events = demo.simulate_day(day);
+        for chunk in events.chunks(5_000) {
+            total += store.append_events(chunk.to_vec()).await?.stored;
+        }
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    let stats = store.stats().await?;
+    eprintln!(
+        "demo store ready: {} products, {} shoppers, {} events over {days} days (seed {seed}) in {}",
+        stats.products,
+        shoppers,
+        total,
+        config.store.path.display()
+    );
+    if no_serve {
+        store.close().await;
+        return Ok(());
+    }
+    let some_user = demo.shoppers.iter().find(|s| s.logged_in).map(|s| s.user_id.clone()).unwrap_or_default();
+    let banner = format!(
+        "\nTry it:\n  curl -s http://{{addr}}/health\n  curl -s 'http://{{addr}}/v1/products?category=Footwear&in_stock=true&limit=3'\n  \
+         curl -s http://{{addr}}/v1/products/SKU-0000001\n  curl -s http://{{addr}}/v1/products/SKU-0000001/history\n  \
+         curl -s -X PATCH http://{{addr}}/v1/products/SKU-0000001 -H 'content-type: application/json' -d '{{\"quantity\": 0}}'\n  \
+         curl -s -X POST http://{{addr}}/v1/events -H 'content-type: application/json' -d '[{{\"event_id\":\"try-1\",\"type\":\"view\",\"session_id\":\"s1\",\"product_id\":\"SKU-0000001\"}}]'\n  \
+         curl -s 'http://{{addr}}/v1/users/{some_user}/events?limit=5'\n  curl -s http://{{addr}}/v1/stats\n  curl -s http://{{addr}}/metrics | head\n  \
+         curl -s http://{{addr}}/openapi.json | head -c 300\nStop with Ctrl-C."
+    );
+    serve(store, config, Some(banner)).await
+}

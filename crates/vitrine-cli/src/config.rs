@@ -1,0 +1,94 @@
+//! Configuration: defaults, then a TOML file, then `VITRINE_*` environment variables (double underscore
+//! separates sections: `VITRINE_SERVER__ADDR=0.0.0.0:8080`, `VITRINE_STORE__PATH=/var/lib/vitrine/db`).
+
+use figment::{
+    providers::{Env, Format, Serialized, Toml},
+    Figment,
+};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use vitrine_server::ServerConfig;
+
+/// Where data lives.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// SQLite database file.
+    pub path: PathBuf,
+    /// Read connections.
+    pub read_connections: u32,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self { path: PathBuf::from("vitrine-data/vitrine.db"), read_connections: 4 }
+    }
+}
+
+/// Logging.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `tracing` filter, e.g. `info` or `vitrine_server=debug,info`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { level: "info".into() }
+    }
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `[store]`
+    pub store: StoreConfig,
+    /// `[server]`
+    pub server: ServerConfig,
+    /// `[log]`
+    pub log: LogConfig,
+}
+
+impl Config {
+    /// Loads defaults ← file (if given) ← environment. A missing explicit file or an unknown key is an error.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(f) = file {
+            if !f.exists() {
+                anyhow::bail!("config file {} does not exist", f.display());
+            }
+            figment = figment.merge(Toml::file(f));
+        }
+        figment = figment.merge(Env::prefixed("VITRINE_").split("__"));
+        figment.extract().map_err(|e| anyhow::anyhow!("configuration error: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_env_override() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("v.toml", "[server]\naddr = \"127.0.0.1:9000\"\nmax_body_bytes = 1000\n[store]\npath = \"x.db\"")?;
+            jail.set_env("VITRINE_SERVER__ADDR", "127.0.0.1:9100");
+            let c = Config::load(Some(Path::new("v.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(c.server.addr.port(), 9100);
+            assert_eq!(c.server.max_body_bytes, 1000);
+            assert_eq!(c.store.path, PathBuf::from("x.db"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("v.toml", "[server]\nadress = \"x\"")?;
+            assert!(Config::load(Some(Path::new("v.toml"))).is_err());
+            Ok(())
+        });
+    }
+}

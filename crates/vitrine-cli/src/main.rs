@@ -1,0 +1,158 @@
+//! `vitrine` — the command-line entry point. Thin: it parses arguments and configuration, then calls the
+//! engine crates. See `vitrine --help`.
+
+mod bench;
+mod commands;
+mod config;
+mod progress;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Vitrine: a self-hosted AI engine for online stores.
+#[derive(Parser)]
+#[command(name = "vitrine", version, about, long_about = None)]
+pub struct Cli {
+    /// TOML configuration file (environment variables `VITRINE_SECTION__KEY` override it).
+    #[arg(long, short, global = true, env = "VITRINE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Database file; overrides `[store] path`.
+    #[arg(long, global = true)]
+    pub db: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the HTTP API server until SIGTERM/Ctrl-C.
+    Serve {
+        /// Listen address; overrides `[server] addr`.
+        #[arg(long)]
+        addr: Option<std::net::SocketAddr>,
+    },
+    /// Generate a realistic demo store with simulated shoppers, load it, and serve it.
+    Demo {
+        /// Products in the catalog.
+        #[arg(long, default_value_t = 2_000)]
+        products: usize,
+        /// Simulated shoppers.
+        #[arg(long, default_value_t = 500)]
+        shoppers: usize,
+        /// Days of simulated history.
+        #[arg(long, default_value_t = 14)]
+        days: u32,
+        /// Seed: the same seed gives the same store and history.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Load the store and exit instead of serving it.
+        #[arg(long)]
+        no_serve: bool,
+        /// Listen address; overrides `[server] addr`.
+        #[arg(long)]
+        addr: Option<std::net::SocketAddr>,
+    },
+    /// Import products or events from a file (streamed; bad records reported by line).
+    Import {
+        #[command(subcommand)]
+        what: ImportWhat,
+    },
+    /// Export the catalog and the event log as JSONL (products.jsonl, events.jsonl).
+    Export {
+        /// Output directory.
+        #[arg(long, default_value = "vitrine-export")]
+        out: PathBuf,
+    },
+    /// Erase a shopper: their events, linked anonymous sessions and derived profile.
+    EraseUser {
+        /// The shopper's user id.
+        id: String,
+    },
+    /// Print store counts.
+    Stats,
+    /// Benchmarks (reported figures, not pass/fail tests).
+    Bench {
+        #[command(subcommand)]
+        what: bench::BenchWhat,
+    },
+}
+
+/// What to import.
+#[derive(Subcommand)]
+pub enum ImportWhat {
+    /// Products: JSONL (native schema) or CSV with `--mapping`.
+    Products {
+        /// Input file.
+        file: PathBuf,
+        /// Format; guessed from the extension when omitted.
+        #[arg(long, value_enum)]
+        format: Option<ProductFileFormat>,
+        /// Column-mapping TOML for CSV (see mappings/ for examples).
+        #[arg(long)]
+        mapping: Option<PathBuf>,
+        /// Write every rejected record here as JSON lines.
+        #[arg(long)]
+        errors_out: Option<PathBuf>,
+    },
+    /// Events: JSONL (native schema) or OTTO sessions.
+    Events {
+        /// Input file.
+        file: PathBuf,
+        /// Format.
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: EventFileFormat,
+        /// Write every rejected record here as JSON lines.
+        #[arg(long)]
+        errors_out: Option<PathBuf>,
+    },
+}
+
+/// Product file formats.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ProductFileFormat {
+    /// One JSON product per line.
+    Jsonl,
+    /// CSV with a header row (needs `--mapping`).
+    Csv,
+}
+
+/// Event file formats.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum EventFileFormat {
+    /// One JSON event per line.
+    Jsonl,
+    /// OTTO recsys sessions.
+    Otto,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let mut config = match config::Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    if let Some(db) = &cli.db {
+        config.store.path = db.clone();
+    }
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::run(cli.command, config)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! Route table. Each submodule owns one resource; handlers carry `#[utoipa::path]` so `/openapi.json` is
+//! generated from them.
+
+mod events;
+mod health;
+mod products;
+mod users;
+
+use crate::{openapi::ApiDoc, ApiError, AppState};
+use axum::response::IntoResponse;
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::health))
+        .routes(routes!(health::ready))
+        .routes(routes!(health::metrics))
+        .routes(routes!(health::stats))
+        .routes(routes!(products::create_product, products::list_products))
+        .routes(routes!(products::batch_products))
+        .routes(routes!(
+            products::get_product,
+            products::put_product,
+            products::patch_product,
+            products::delete_product
+        ))
+        .routes(routes!(products::product_history))
+        .routes(routes!(events::post_events))
+        .routes(routes!(events::get_event))
+        .routes(routes!(users::erase_user))
+        .routes(routes!(users::user_events))
+}
+
+pub(crate) async fn not_found(uri: axum::http::Uri) -> impl IntoResponse {
+    ApiError::not_found(format!("no route for {}; see /openapi.json", uri.path()))
+}

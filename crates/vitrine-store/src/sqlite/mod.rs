@@ -1,0 +1,266 @@
+//! SQLite implementation of [`Store`](crate::Store): one file, WAL journal, `synchronous=FULL`.
+//!
+//! Writes go through a single-connection pool (SQLite has one writer at a time anyway), reads through a
+//! separate pool so listing and exports never wait behind an import. Event appends from concurrent callers
+//! are merged into one transaction by [`events::GroupCommitter`], so one fsync acknowledges many requests.
+
+mod events;
+mod products;
+mod rows;
+
+use crate::{
+    AppendOutcome, ErasureReport, PatchOutcome, PricePoint, ProductHistory, ProductPage, ProductQuery,
+    Result, StockPoint, Store, StoreError, StoreStats, StoredEvent, UpsertOutcome, VersionCounts,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::{stream::BoxStream, StreamExt};
+use sha2::{Digest, Sha256};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use std::{path::Path, str::FromStr, time::Duration};
+use vitrine_core::{Event, Product, ProductPatch};
+
+/// Rows per page when streaming exports.
+const EXPORT_PAGE: i64 = 2_000;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Tuning of the SQLite store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Connections for reads (listing, exports, stats).
+    pub read_connections: u32,
+    /// How long a writer waits for another process's lock before failing.
+    pub busy_timeout: Duration,
+    /// Most events merged into one group commit.
+    pub max_group_events: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self { read_connections: 4, busy_timeout: Duration::from_secs(30), max_group_events: 20_000 }
+    }
+}
+
+/// The SQLite-backed system of record.
+pub struct SqliteStore {
+    write: SqlitePool,
+    read: SqlitePool,
+    committer: events::GroupCommitter,
+}
+
+pub(crate) fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    pub async fn open(path: &Path, options: StoreOptions) -> Result<Self> {
+        if let Some(parent) = path.parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+            }
+        }
+        let url = format!("sqlite://{}", path.display());
+        let connect = SqliteConnectOptions::from_str(&url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL in WAL mode fsyncs the WAL on every commit: a committed transaction survives power loss.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(options.busy_timeout)
+            .pragma("cache_size", "-65536")
+            .pragma("temp_store", "memory");
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(options.busy_timeout)
+            .connect_with(connect.clone())
+            .await?;
+        MIGRATOR.run(&write).await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(options.read_connections.max(1))
+            .connect_with(connect.read_only(true))
+            .await?;
+        let committer = events::GroupCommitter::start(write.clone(), options.max_group_events);
+        Ok(Self { write, read, committer })
+    }
+
+    /// Waits for queued event writes to commit, then closes the pools: call on shutdown.
+    pub async fn close(&self) {
+        self.committer.shutdown().await;
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn begin_catalog_version(&self, source: &str) -> Result<i64> {
+        let (v,): (i64,) =
+            sqlx::query_as("INSERT INTO catalog_versions (created_at, source) VALUES (?, ?) RETURNING version")
+                .bind(now_ms())
+                .bind(source)
+                .fetch_one(&self.write)
+                .await?;
+        Ok(v)
+    }
+
+    async fn finish_catalog_version(&self, version: i64, c: VersionCounts) -> Result<()> {
+        sqlx::query(
+            "UPDATE catalog_versions SET changed = changed + ?, unchanged = unchanged + ?, rejected = rejected + ?,
+             finished_at = ? WHERE version = ?",
+        )
+        .bind(c.changed as i64)
+        .bind(c.unchanged as i64)
+        .bind(c.rejected as i64)
+        .bind(now_ms())
+        .bind(version)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn upsert_products(&self, version: i64, items: &[Product]) -> Result<UpsertOutcome> {
+        products::upsert(&self.write, version, items).await
+    }
+
+    async fn patch_product(&self, id: &str, patch: &ProductPatch) -> Result<Option<PatchOutcome>> {
+        products::patch(self, id, patch).await
+    }
+
+    async fn get_product(&self, id: &str) -> Result<Option<Product>> {
+        products::get(&self.read, id).await
+    }
+
+    async fn list_products(&self, query: &ProductQuery) -> Result<ProductPage> {
+        products::list(&self.read, query).await
+    }
+
+    async fn price_at(&self, id: &str, at: DateTime<Utc>) -> Result<Option<PricePoint>> {
+        products::price_at(&self.read, id, at).await
+    }
+
+    async fn inventory_at(&self, id: &str, at: DateTime<Utc>) -> Result<Option<StockPoint>> {
+        products::inventory_at(&self.read, id, at).await
+    }
+
+    async fn product_history(&self, id: &str) -> Result<ProductHistory> {
+        products::history(&self.read, id).await
+    }
+
+    async fn append_events(&self, events: Vec<Event>) -> Result<AppendOutcome> {
+        self.committer.append(events).await
+    }
+
+    async fn get_event(&self, event_id: &str) -> Result<Option<StoredEvent>> {
+        let row = sqlx::query(&format!("SELECT {} FROM events WHERE event_id = ?", rows::EVENT_COLUMNS))
+            .bind(event_id)
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|r| rows::event_from_row(&r)).transpose()
+    }
+
+    async fn events_for_user(&self, user_id: &str, limit: u32) -> Result<Vec<StoredEvent>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {} FROM events WHERE user_id = ? ORDER BY seq DESC LIMIT ?",
+            rows::EVENT_COLUMNS
+        ))
+        .bind(user_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(rows::event_from_row).collect()
+    }
+
+    async fn erase_user(&self, user_id: &str) -> Result<ErasureReport> {
+        let mut tx = self.write.begin().await?;
+        // Anonymous sessions the shopper was seen in are theirs too: deleting only user_id rows would leave
+        // the pre-login browsing of the same session behind.
+        let events = sqlx::query(
+            "DELETE FROM events WHERE user_id = ?1 OR session_id IN
+               (SELECT DISTINCT session_id FROM events WHERE user_id = ?1 AND session_id IS NOT NULL)",
+        )
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let profiles =
+            sqlx::query("DELETE FROM user_profiles WHERE user_id = ?").bind(user_id).execute(&mut *tx).await?.rows_affected();
+        let digest = hex(&Sha256::digest(user_id.as_bytes()));
+        sqlx::query("INSERT INTO erasures VALUES (?, ?, ?, ?)")
+            .bind(digest)
+            .bind(now_ms())
+            .bind(events as i64)
+            .bind(profiles as i64)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(ErasureReport { events_deleted: events, profiles_deleted: profiles })
+    }
+
+    async fn stats(&self) -> Result<StoreStats> {
+        let (products, events, unknown, version): (i64, i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM products), (SELECT COUNT(*) FROM events),
+                    (SELECT COUNT(*) FROM events WHERE unknown_product = 1),
+                    (SELECT COALESCE(MAX(version), 0) FROM catalog_versions)",
+        )
+        .fetch_one(&self.read)
+        .await?;
+        Ok(StoreStats {
+            products: products as u64,
+            events: events as u64,
+            events_unknown_product: unknown as u64,
+            catalog_version: version,
+        })
+    }
+
+    fn stream_products(&self) -> BoxStream<'_, Result<Product>> {
+        // Keyset pages rather than one long cursor: bounded memory, and no read transaction held open for the
+        // whole export (which would stop WAL checkpoints on a busy server).
+        let pages = futures::stream::unfold(Some(String::new()), move |after| async move {
+            let after = after?;
+            let sql = format!("SELECT {} FROM products WHERE sku > ? ORDER BY sku LIMIT ?", rows::PRODUCT_COLUMNS);
+            let fetched = sqlx::query(&sql).bind(&after).bind(EXPORT_PAGE).fetch_all(&self.read).await;
+            Some(match fetched {
+                Err(e) => (vec![Err(StoreError::from(e))], None),
+                Ok(rows) => {
+                    let next = if rows.len() as i64 == EXPORT_PAGE {
+                        rows.last().and_then(|r| sqlx::Row::try_get::<String, _>(r, "sku").ok())
+                    } else {
+                        None
+                    };
+                    (rows.iter().map(rows::product_from_row).collect(), next)
+                }
+            })
+        });
+        Box::pin(pages.flat_map(futures::stream::iter))
+    }
+
+    fn stream_events(&self) -> BoxStream<'_, Result<StoredEvent>> {
+        let pages = futures::stream::unfold(Some(0i64), move |after| async move {
+            let after = after?;
+            let sql = format!("SELECT {} FROM events WHERE seq > ? ORDER BY seq LIMIT ?", rows::EVENT_COLUMNS);
+            let fetched = sqlx::query(&sql).bind(after).bind(EXPORT_PAGE).fetch_all(&self.read).await;
+            Some(match fetched {
+                Err(e) => (vec![Err(StoreError::from(e))], None),
+                Ok(rows) => {
+                    let next = if rows.len() as i64 == EXPORT_PAGE {
+                        rows.last().and_then(|r| sqlx::Row::try_get::<i64, _>(r, "seq").ok())
+                    } else {
+                        None
+                    };
+                    (rows.iter().map(rows::event_from_row).collect(), next)
+                }
+            })
+        });
+        Box::pin(pages.flat_map(futures::stream::iter))
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
