@@ -194,6 +194,10 @@ impl Product {
     pub fn content_fingerprint(&self) -> u64 {
         let mut copy = self.clone();
         copy.updated_at = DateTime::<Utc>::UNIX_EPOCH;
+        // 45.00 and 45 are the same price: normalise so representation never counts as a change.
+        copy.price = copy.price.normalize();
+        copy.sale_price = copy.sale_price.map(|d| d.normalize());
+        copy.unit_cost = copy.unit_cost.map(|d| d.normalize());
         let bytes = serde_json::to_vec(&copy).unwrap_or_default();
         bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3))
     }

@@ -76,7 +76,7 @@ pub fn product(seed: u64, i: u64, now: DateTime<Utc>) -> (Product, ItemTruth) {
     };
     let title = format!("{brand} {gender_word}{} {} {noun}", title_case(colour), title_case(material));
     let mut sentences = vec![
-        format!("A {style} {} {} in {colour} {material}, made for {use_case}.", noun.to_lowercase(), leaf.path.last().map(|s| s.to_lowercase()).unwrap_or_default().trim_end_matches('s')),
+        format!("A {style} {} in {colour} {material}, made for {use_case}.", noun.to_lowercase()),
         format!("Designed by {brand} for {season} wear and easy care."),
     ];
     if waterproof {
