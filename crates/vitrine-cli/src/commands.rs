@@ -29,11 +29,14 @@ pub async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             let store = Arc::new(open_store(&config).await?);
             serve(store, &config, None).await
         }
-        Command::Demo { products, shoppers, days, seed, no_serve, addr } => {
+        Command::Demo { products, shoppers, days, seed, anchor, no_serve, addr } => {
             if let Some(a) = addr {
                 config.server.addr = a;
             }
-            demo(&mut config, products, shoppers, days, seed, no_serve).await
+            let anchor = anchor.unwrap_or_else(|| chrono::Utc::now().date_naive());
+            let now = anchor.and_time(chrono::NaiveTime::MIN).and_utc();
+            let demo_config = DemoConfig { products, shoppers, days, seed, now };
+            demo(&mut config, demo_config, no_serve).await
         }
         Command::Import { what } => {
             let store = open_store(&config).await?;
@@ -190,7 +193,8 @@ async fn export(store: &SqliteStore, out: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn demo(config: &mut Config, products: usize, shoppers: usize, days: u32, seed: u64, no_serve: bool) -> anyhow::Result<()> {
+async fn demo(config: &mut Config, demo_config: DemoConfig, no_serve: bool) -> anyhow::Result<()> {
+    let DemoConfig { products, shoppers, days, seed, .. } = demo_config;
     if config.store.path == crate::config::StoreConfig::default().path {
         config.store.path = "vitrine-data/demo.db".into();
     }
@@ -200,8 +204,7 @@ async fn demo(config: &mut Config, products: usize, shoppers: usize, days: u32, 
         let _ = std::fs::remove_file(p);
     }
     let store = Arc::new(open_store(config).await?);
-    let now = chrono::Utc::now();
-    let demo = DemoStore::generate(DemoConfig { products, shoppers, days, seed, now });
+    let demo = DemoStore::generate(demo_config);
     let version = store.begin_catalog_version("demo").await?;
     let pb = progress::items(products as u64, "products");
     for chunk in demo.products.chunks(2_000) {

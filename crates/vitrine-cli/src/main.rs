@@ -46,6 +46,10 @@ pub enum Command {
         /// Seed: the same seed gives the same store and history.
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// The simulated history ends at this date (00:00 UTC); default today. Same seed and anchor give a
+        /// byte-identical store.
+        #[arg(long)]
+        anchor: Option<chrono::NaiveDate>,
         /// Load the store and exit instead of serving it.
         #[arg(long)]
         no_serve: bool,
