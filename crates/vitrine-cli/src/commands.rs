@@ -87,7 +87,8 @@ async fn serve(store: Arc<SqliteStore>, config: &Config, banner: Option<String>)
         config: Arc::new(config.server.clone()),
         metrics: Arc::new(Metrics::new()),
     };
-    vitrine_server::serve(listener, state, vitrine_server::shutdown_signal()).await?;
+    // Run the accept loop on a worker thread, not on the main thread that blocks on the runtime.
+    tokio::spawn(vitrine_server::serve(listener, state, vitrine_server::shutdown_signal())).await??;
     store.close().await;
     tracing::info!("stopped cleanly");
     Ok(())

@@ -98,7 +98,8 @@ CREATE TABLE events (
 );
 CREATE INDEX events_user ON events(user_id) WHERE user_id IS NOT NULL;
 CREATE INDEX events_session ON events(session_id) WHERE session_id IS NOT NULL;
-CREATE INDEX events_product ON events(product_id);
+-- No product_id index yet: nothing reads events by product at request time, and each index costs a
+-- random B-tree insert per event. Later components add the indexes their queries need.
 
 -- Derived per-shopper state (filled by later learning components); erased with the shopper.
 CREATE TABLE user_profiles (

@@ -47,6 +47,21 @@ pub struct SqliteStore {
     write: SqlitePool,
     read: SqlitePool,
     committer: events::GroupCommitter,
+    maintenance: SqlitePool,
+    checkpointer: tokio::task::JoinHandle<()>,
+}
+
+/// Copies committed WAL frames into the database file off the write path. A PASSIVE checkpoint never
+/// blocks the writer, so ingestion does not stall every few megabytes as it would with SQLite's inline
+/// auto-checkpoint. Durability is unaffected: commits are durable in the WAL before they are acknowledged.
+async fn checkpointer(pool: SqlitePool) {
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tick.tick().await;
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+            tracing::warn!(error = %e, "background WAL checkpoint failed");
+        }
+    }
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -69,7 +84,10 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(options.busy_timeout)
             .pragma("cache_size", "-65536")
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            // Checkpoints run in the background (see `checkpointer`); this is only a backstop so the WAL
+            // cannot grow without bound if that task stalls.
+            .pragma("wal_autocheckpoint", "65536");
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(options.busy_timeout)
@@ -78,15 +96,20 @@ impl SqliteStore {
         MIGRATOR.run(&write).await?;
         let read = SqlitePoolOptions::new()
             .max_connections(options.read_connections.max(1))
-            .connect_with(connect.read_only(true))
+            .connect_with(connect.clone().read_only(true))
             .await?;
         let committer = events::GroupCommitter::start(write.clone(), options.max_group_events);
-        Ok(Self { write, read, committer })
+        let maintenance = SqlitePoolOptions::new().max_connections(1).connect_with(connect).await?;
+        let checkpointer = tokio::spawn(checkpointer(maintenance.clone()));
+        Ok(Self { write, read, committer, maintenance, checkpointer })
     }
 
     /// Waits for queued event writes to commit, then closes the pools: call on shutdown.
     pub async fn close(&self) {
         self.committer.shutdown().await;
+        self.checkpointer.abort();
+        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.maintenance).await;
+        self.maintenance.close().await;
         self.write.close().await;
         self.read.close().await;
     }
