@@ -44,14 +44,33 @@ pub enum BenchWhat {
 }
 
 pub async fn run(what: BenchWhat, _config: &Config) -> anyhow::Result<()> {
-    let BenchWhat::Ingest { http_events, batch, clients, products, events, workdir } = what;
+    let BenchWhat::Ingest {
+        http_events,
+        batch,
+        clients,
+        products,
+        events,
+        workdir,
+    } = what;
     let tmp = tempfile::tempdir()?;
     let dir = workdir.unwrap_or_else(|| tmp.path().to_path_buf());
     std::fs::create_dir_all(&dir)?;
     let exe = std::env::current_exe()?;
-    println!("vitrine bench ingest — {} cores, workdir {}", num_cpus(), dir.display());
+    println!(
+        "vitrine bench ingest — {} cores, workdir {}",
+        num_cpus(),
+        dir.display()
+    );
 
-    let http = bench_http(&exe, &dir, http_events, batch, clients, products.min(100_000)).await?;
+    let http = bench_http(
+        &exe,
+        &dir,
+        http_events,
+        batch,
+        clients,
+        products.min(100_000),
+    )
+    .await?;
     println!(
         "http ingest   : {:>9.0} events/s durable ({http_events} events, batches of {batch}, {clients} clients; request p50 {:.1} ms, p99 {:.1} ms; server peak RSS {} MiB)",
         http.rate, http.p50_ms, http.p99_ms, http.peak_rss_kib / 1024
@@ -60,9 +79,21 @@ pub async fn run(what: BenchWhat, _config: &Config) -> anyhow::Result<()> {
     let products_file = dir.join("products.jsonl");
     let started = Instant::now();
     write_products(&products_file, products)?;
-    eprintln!("  (generated {products} products in {:.1}s)", started.elapsed().as_secs_f64());
+    eprintln!(
+        "  (generated {products} products in {:.1}s)",
+        started.elapsed().as_secs_f64()
+    );
     let db = dir.join("import.db");
-    let (secs, rss) = timed_child(&exe, &["import", "products", path_str(&products_file)?, "--db", path_str(&db)?])?;
+    let (secs, rss) = timed_child(
+        &exe,
+        &[
+            "import",
+            "products",
+            path_str(&products_file)?,
+            "--db",
+            path_str(&db)?,
+        ],
+    )?;
     println!(
         "product import: {:>9.0} products/s ({products} products in {secs:.1}s; peak RSS {} MiB)",
         products as f64 / secs,
@@ -71,7 +102,16 @@ pub async fn run(what: BenchWhat, _config: &Config) -> anyhow::Result<()> {
 
     let events_file = dir.join("events.jsonl");
     write_events(&events_file, events, products)?;
-    let (secs, rss) = timed_child(&exe, &["import", "events", path_str(&events_file)?, "--db", path_str(&db)?])?;
+    let (secs, rss) = timed_child(
+        &exe,
+        &[
+            "import",
+            "events",
+            path_str(&events_file)?,
+            "--db",
+            path_str(&db)?,
+        ],
+    )?;
     println!(
         "event import  : {:>9.0} events/s ({events} events in {secs:.1}s; peak RSS {} MiB)",
         events as f64 / secs,
@@ -81,7 +121,9 @@ pub async fn run(what: BenchWhat, _config: &Config) -> anyhow::Result<()> {
 }
 
 fn num_cpus() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 fn path_str(p: &Path) -> anyhow::Result<&str> {
@@ -130,25 +172,51 @@ pub(crate) fn synthetic_event(i: usize, products: usize, rng: &mut ChaCha8Rng) -
         user_id: Some(format!("U-{user:07}")),
         session_id: Some(format!("S-{user:07}-{}", rng.gen_range(0..5))),
         product_ids,
-        quantity: matches!(kind, EventType::AddToCart | EventType::Purchase | EventType::Return).then_some(1),
+        quantity: matches!(
+            kind,
+            EventType::AddToCart | EventType::Purchase | EventType::Return
+        )
+        .then_some(1),
         price: matches!(kind, EventType::Purchase | EventType::Return)
             .then(|| rust_decimal::Decimal::new(rng.gen_range(500..20_000), 2)),
-        currency: matches!(kind, EventType::Purchase | EventType::Return).then(|| Currency::parse("USD").ok()).flatten(),
+        currency: matches!(kind, EventType::Purchase | EventType::Return)
+            .then(|| Currency::parse("USD").ok())
+            .flatten(),
         request_id: Some(format!("req-{:x}", rng.gen::<u64>())),
         position: (kind == EventType::Click).then(|| rng.gen_range(0..20)),
         query: (kind == EventType::Search).then(|| "waterproof hiking boots".to_string()),
         rating: (kind == EventType::Review).then(|| rng.gen_range(1..=5)),
         review: None,
-        context: EventContext { device: Some("mobile".into()), channel: Some("web".into()), region: Some("DE".into()), referrer: None },
+        context: EventContext {
+            device: Some("mobile".into()),
+            channel: Some("web".into()),
+            region: Some("DE".into()),
+            referrer: None,
+        },
         timestamp: chrono::Utc::now(),
     }
 }
 
-async fn bench_http(exe: &Path, dir: &Path, n: usize, batch: usize, clients: usize, products: usize) -> anyhow::Result<HttpFigures> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+async fn bench_http(
+    exe: &Path,
+    dir: &Path,
+    n: usize,
+    batch: usize,
+    clients: usize,
+    products: usize,
+) -> anyhow::Result<HttpFigures> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let db = dir.join("http.db");
     let mut child = Command::new(exe)
-        .args(["serve", "--db", path_str(&db)?, "--addr", &format!("127.0.0.1:{port}")])
+        .args([
+            "serve",
+            "--db",
+            path_str(&db)?,
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+        ])
         .env("VITRINE_LOG__LEVEL", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -157,24 +225,35 @@ async fn bench_http(exe: &Path, dir: &Path, n: usize, batch: usize, clients: usi
     let stdout = child.stdout.take().context("server stdout")?;
     let mut line = String::new();
     std::io::BufReader::new(stdout).read_line(&mut line)?;
-    anyhow::ensure!(line.starts_with("listening on"), "server did not start: {line}");
+    anyhow::ensure!(
+        line.starts_with("listening on"),
+        "server did not start: {line}"
+    );
     let base = format!("http://127.0.0.1:{port}");
 
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     let bodies: Vec<Vec<u8>> = (0..n.div_ceil(batch))
         .map(|b| {
-            let events: Vec<Event> =
-                (b * batch..((b + 1) * batch).min(n)).map(|i| synthetic_event(i, products, &mut rng)).collect();
+            let events: Vec<Event> = (b * batch..((b + 1) * batch).min(n))
+                .map(|i| synthetic_event(i, products, &mut rng))
+                .collect();
             serde_json::to_vec(&events).unwrap_or_default()
         })
         .collect();
     let bodies = Arc::new(bodies);
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()?;
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..clients {
-        let (client, bodies, next, url) = (client.clone(), bodies.clone(), next.clone(), format!("{base}/v1/events"));
+        let (client, bodies, next, url) = (
+            client.clone(),
+            bodies.clone(),
+            next.clone(),
+            format!("{base}/v1/events"),
+        );
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             loop {
@@ -187,7 +266,12 @@ async fn bench_http(exe: &Path, dir: &Path, n: usize, batch: usize, clients: usi
                     .body(body.clone())
                     .send()
                     .await?;
-                anyhow::ensure!(resp.status().is_success(), "HTTP {}: {}", resp.status(), resp.text().await.unwrap_or_default());
+                anyhow::ensure!(
+                    resp.status().is_success(),
+                    "HTTP {}: {}",
+                    resp.status(),
+                    resp.text().await.unwrap_or_default()
+                );
                 let _ = resp.bytes().await?;
                 latencies.push(t.elapsed().as_secs_f64() * 1000.0);
             }
@@ -200,20 +284,34 @@ async fn bench_http(exe: &Path, dir: &Path, n: usize, batch: usize, clients: usi
     }
     let elapsed = started.elapsed().as_secs_f64();
     latencies.sort_by(f64::total_cmp);
-    let pct = |p: f64| latencies.get(((latencies.len() as f64 - 1.0) * p) as usize).copied().unwrap_or(0.0);
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 - 1.0) * p) as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
     let peak = peak_rss_kib(child.id());
     // SIGTERM: graceful shutdown path.
     unsafe {
         libc::kill(child.id() as i32, libc::SIGTERM);
     }
     let _ = child.wait();
-    Ok(HttpFigures { rate: n as f64 / elapsed, p50_ms: pct(0.5), p99_ms: pct(0.99), peak_rss_kib: peak })
+    Ok(HttpFigures {
+        rate: n as f64 / elapsed,
+        p50_ms: pct(0.5),
+        p99_ms: pct(0.99),
+        peak_rss_kib: peak,
+    })
 }
 
 fn peak_rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(str::to_string)
+        })
         .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         .unwrap_or(0)
 }
@@ -232,7 +330,10 @@ fn timed_child(exe: &Path, args: &[&str]) -> anyhow::Result<(f64, u64)> {
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
     let secs = started.elapsed().as_secs_f64();
-    anyhow::ensure!(pid > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "{args:?} failed (status {status})");
+    anyhow::ensure!(
+        pid > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{args:?} failed (status {status})"
+    );
     Ok((secs, usage.ru_maxrss as u64))
 }
 

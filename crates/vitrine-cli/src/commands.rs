@@ -14,7 +14,10 @@ use vitrine_sim::{DemoConfig, DemoStore};
 use vitrine_store::{SqliteStore, Store, StoreOptions};
 
 pub async fn open_store(config: &Config) -> anyhow::Result<SqliteStore> {
-    let options = StoreOptions { read_connections: config.store.read_connections, ..Default::default() };
+    let options = StoreOptions {
+        read_connections: config.store.read_connections,
+        ..Default::default()
+    };
     SqliteStore::open(&config.store.path, options)
         .await
         .with_context(|| format!("opening the database {}", config.store.path.display()))
@@ -29,13 +32,27 @@ pub async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             let store = Arc::new(open_store(&config).await?);
             serve(store, &config, None).await
         }
-        Command::Demo { products, shoppers, days, seed, anchor, no_serve, addr } => {
+        Command::Demo {
+            products,
+            shoppers,
+            days,
+            seed,
+            anchor,
+            no_serve,
+            addr,
+        } => {
             if let Some(a) = addr {
                 config.server.addr = a;
             }
             let anchor = anchor.unwrap_or_else(|| chrono::Utc::now().date_naive());
             let now = anchor.and_time(chrono::NaiveTime::MIN).and_utc();
-            let demo_config = DemoConfig { products, shoppers, days, seed, now };
+            let demo_config = DemoConfig {
+                products,
+                shoppers,
+                days,
+                seed,
+                now,
+            };
             demo(&mut config, demo_config, no_serve).await
         }
         Command::Import { what } => {
@@ -55,7 +72,10 @@ pub async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             let store = open_store(&config).await?;
             let r = store.erase_user(&id).await?;
             store.close().await;
-            println!("erased user {id:?}: {} events and {} profile rows deleted", r.events_deleted, r.profiles_deleted);
+            println!(
+                "erased user {id:?}: {} events and {} profile rows deleted",
+                r.events_deleted, r.profiles_deleted
+            );
             Ok(())
         }
         Command::Stats => {
@@ -70,7 +90,11 @@ pub async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
 }
 
 /// Serves until SIGTERM/Ctrl-C, then drains: in-flight requests finish and queued writes commit.
-async fn serve(store: Arc<SqliteStore>, config: &Config, banner: Option<String>) -> anyhow::Result<()> {
+async fn serve(
+    store: Arc<SqliteStore>,
+    config: &Config,
+    banner: Option<String>,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.server.addr)
         .await
         .with_context(|| format!("binding {}", config.server.addr))?;
@@ -88,7 +112,12 @@ async fn serve(store: Arc<SqliteStore>, config: &Config, banner: Option<String>)
         metrics: Arc::new(Metrics::new()),
     };
     // Run the accept loop on a worker thread, not on the main thread that blocks on the runtime.
-    tokio::spawn(vitrine_server::serve(listener, state, vitrine_server::shutdown_signal())).await??;
+    tokio::spawn(vitrine_server::serve(
+        listener,
+        state,
+        vitrine_server::shutdown_signal(),
+    ))
+    .await??;
     store.close().await;
     tracing::info!("stopped cleanly");
     Ok(())
@@ -96,9 +125,12 @@ async fn serve(store: Arc<SqliteStore>, config: &Config, banner: Option<String>)
 
 async fn import(store: &SqliteStore, what: ImportWhat) -> anyhow::Result<ImportReport> {
     let (file, errors_out) = match &what {
-        ImportWhat::Products { file, errors_out, .. } | ImportWhat::Events { file, errors_out, .. } => {
-            (file.clone(), errors_out.clone())
+        ImportWhat::Products {
+            file, errors_out, ..
         }
+        | ImportWhat::Events {
+            file, errors_out, ..
+        } => (file.clone(), errors_out.clone()),
     };
     let f = std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?;
     let size = f.metadata().map(|m| m.len()).unwrap_or(0);
@@ -110,17 +142,27 @@ async fn import(store: &SqliteStore, what: ImportWhat) -> anyhow::Result<ImportR
         ))),
         None => None,
     };
-    let opts = ImportOptions { error_sink, source_name: format!("import:{}", file.display()), ..Default::default() };
+    let opts = ImportOptions {
+        error_sink,
+        source_name: format!("import:{}", file.display()),
+        ..Default::default()
+    };
     let report = match what {
-        ImportWhat::Products { format, mapping, .. } => {
+        ImportWhat::Products {
+            format, mapping, ..
+        } => {
             let is_csv = match format {
                 Some(ProductFileFormat::Csv) => true,
                 Some(ProductFileFormat::Jsonl) => false,
-                None => file.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")),
+                None => file
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("csv")),
             };
             let format = if is_csv {
-                let m = mapping.context("CSV import needs --mapping FILE (see mappings/ for examples)")?;
-                let text = std::fs::read_to_string(&m).with_context(|| format!("reading {}", m.display()))?;
+                let m = mapping
+                    .context("CSV import needs --mapping FILE (see mappings/ for examples)")?;
+                let text = std::fs::read_to_string(&m)
+                    .with_context(|| format!("reading {}", m.display()))?;
                 ProductFormat::Csv(CsvMapping::from_toml(&text)?)
             } else {
                 ProductFormat::Jsonl
@@ -156,7 +198,10 @@ fn print_report(r: &ImportReport) {
         eprintln!("  rejected {e}");
     }
     if r.rejected > 20 {
-        eprintln!("  … {} more (use --errors-out FILE for all)", r.rejected - 20);
+        eprintln!(
+            "  … {} more (use --errors-out FILE for all)",
+            r.rejected - 20
+        );
     }
     if let Ok(json) = serde_json::to_string(&serde_json::json!({
         "records": r.records, "stored": r.stored, "unchanged_or_duplicate": r.unchanged_or_duplicate,
@@ -190,12 +235,23 @@ async fn export(store: &SqliteStore, out: &Path) -> anyhow::Result<()> {
     }
     w.flush()?;
     pb.finish_and_clear();
-    eprintln!("exported {} products and {} events to {}", stats.products, stats.events, out.display());
+    eprintln!(
+        "exported {} products and {} events to {}",
+        stats.products,
+        stats.events,
+        out.display()
+    );
     Ok(())
 }
 
 async fn demo(config: &mut Config, demo_config: DemoConfig, no_serve: bool) -> anyhow::Result<()> {
-    let DemoConfig { products, shoppers, days, seed, .. } = demo_config;
+    let DemoConfig {
+        products,
+        shoppers,
+        days,
+        seed,
+        ..
+    } = demo_config;
     if config.store.path == crate::config::StoreConfig::default().path {
         config.store.path = "vitrine-data/demo.db".into();
     }
@@ -213,7 +269,13 @@ async fn demo(config: &mut Config, demo_config: DemoConfig, no_serve: bool) -> a
         pb.inc(chunk.len() as u64);
     }
     store
-        .finish_catalog_version(version, vitrine_store::VersionCounts { changed: products as u64, ..Default::default() })
+        .finish_catalog_version(
+            version,
+            vitrine_store::VersionCounts {
+                changed: products as u64,
+                ..Default::default()
+            },
+        )
         .await?;
     pb.finish_and_clear();
     let pb = progress::items(u64::from(days), "days");
@@ -238,7 +300,12 @@ async fn demo(config: &mut Config, demo_config: DemoConfig, no_serve: bool) -> a
         store.close().await;
         return Ok(());
     }
-    let some_user = demo.shoppers.iter().find(|s| s.logged_in).map(|s| s.user_id.clone()).unwrap_or_default();
+    let some_user = demo
+        .shoppers
+        .iter()
+        .find(|s| s.logged_in)
+        .map(|s| s.user_id.clone())
+        .unwrap_or_default();
     let banner = format!(
         "\nTry it:\n  curl -s http://{{addr}}/health\n  curl -s 'http://{{addr}}/v1/products?category=Footwear&in_stock=true&limit=3'\n  \
          curl -s http://{{addr}}/v1/products/SKU-0000001\n  curl -s http://{{addr}}/v1/products/SKU-0000001/history\n  \

@@ -21,7 +21,10 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { path: PathBuf::from("vitrine-data/vitrine.db"), read_connections: 4 }
+        Self {
+            path: PathBuf::from("vitrine-data/vitrine.db"),
+            read_connections: 4,
+        }
     }
 }
 
@@ -35,7 +38,9 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { level: "info".into() }
+        Self {
+            level: "info".into(),
+        }
     }
 }
 
@@ -62,11 +67,14 @@ impl Config {
             figment = figment.merge(Toml::file(f));
         }
         figment = figment.merge(Env::prefixed("VITRINE_").split("__"));
-        figment.extract().map_err(|e| anyhow::anyhow!("configuration error: {e}"))
+        figment
+            .extract()
+            .map_err(|e| anyhow::anyhow!("configuration error: {e}"))
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closure signature is fixed by figment.
 mod tests {
     use super::*;
 

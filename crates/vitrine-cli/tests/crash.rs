@@ -12,16 +12,31 @@ use std::{
 };
 use vitrine_store::Store;
 
+/// Acknowledged event ids with the request body that carried them.
+type Acked = Vec<(String, Vec<u8>)>;
+
 fn start_server(db: &std::path::Path) -> (Child, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut child = vitrine()
-        .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--db", db.to_str().unwrap()])
+        .args([
+            "serve",
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+            "--db",
+            db.to_str().unwrap(),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     assert!(line.starts_with("listening on"), "{line}");
     (child, format!("http://127.0.0.1:{port}"))
 }
@@ -39,12 +54,15 @@ fn batch(client: usize, n: usize) -> (Vec<String>, Vec<u8>) {
 async fn kill_dash_nine_loses_no_acknowledged_event() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("crash.db");
-    let acked: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::new(Mutex::new(Vec::new()));
+    let acked: Arc<Mutex<Acked>> = Arc::new(Mutex::new(Vec::new()));
     let mut acked_ids: HashSet<String> = HashSet::new();
 
     for round in 0..3 {
         let (mut server, base) = start_server(&db);
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap();
         let mut tasks = Vec::new();
         for c in 0..4 {
             let (client, base, acked) = (client.clone(), base.clone(), acked.clone());
@@ -76,10 +94,16 @@ async fn kill_dash_nine_loses_no_acknowledged_event() {
         }
         acked_ids.extend(acked.lock().unwrap().iter().map(|(id, _)| id.clone()));
     }
-    assert!(acked_ids.len() > 1_000, "the test must actually ingest under load ({} acked)", acked_ids.len());
+    assert!(
+        acked_ids.len() > 1_000,
+        "the test must actually ingest under load ({} acked)",
+        acked_ids.len()
+    );
 
     // Restart: every acknowledged event is there, exactly once (event_id is unique in the schema).
-    let store = vitrine_store::SqliteStore::open(&db, Default::default()).await.unwrap();
+    let store = vitrine_store::SqliteStore::open(&db, Default::default())
+        .await
+        .unwrap();
     let mut missing = 0;
     for id in &acked_ids {
         if store.get_event(id).await.unwrap().is_none() {
@@ -94,7 +118,12 @@ async fn kill_dash_nine_loses_no_acknowledged_event() {
     // Re-sending every acknowledged batch after the crash stores nothing new.
     let (mut server, base) = start_server(&db);
     let client = reqwest::Client::new();
-    let bodies: HashSet<Vec<u8>> = acked.lock().unwrap().iter().map(|(_, b)| b.clone()).collect();
+    let bodies: HashSet<Vec<u8>> = acked
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, b)| b.clone())
+        .collect();
     let mut new = 0;
     for body in bodies {
         let r: serde_json::Value = client
@@ -116,5 +145,7 @@ async fn kill_dash_nine_loses_no_acknowledged_event() {
 }
 
 fn sigterm(child: &Child) {
-    let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
 }

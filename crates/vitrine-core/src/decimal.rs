@@ -88,7 +88,9 @@ mod tests {
 
     #[test]
     fn junk_is_rejected_with_a_reason() {
-        let e = serde_json::from_str::<P>(r#"{"p": "12,5 EUR"}"#).err().unwrap();
+        let e = serde_json::from_str::<P>(r#"{"p": "12,5 EUR"}"#)
+            .err()
+            .unwrap();
         assert!(e.to_string().contains("decimal number"), "{e}");
     }
 

@@ -15,7 +15,10 @@ pub struct FieldError {
 impl FieldError {
     /// Builds an error for `field`; kept tiny because validation code calls it on every rule.
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self { field: field.into(), reason: reason.into() }
+        Self {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -43,11 +46,21 @@ pub struct RecordError {
 impl RecordError {
     /// A record rejected at a file line.
     pub fn at_line(line: u64, id: Option<String>, errors: Vec<FieldError>) -> Self {
-        Self { location: line, location_kind: "line".into(), id, errors }
+        Self {
+            location: line,
+            location_kind: "line".into(),
+            id,
+            errors,
+        }
     }
     /// A record rejected at an index of a JSON array.
     pub fn at_index(index: u64, id: Option<String>, errors: Vec<FieldError>) -> Self {
-        Self { location: index, location_kind: "index".into(), id, errors }
+        Self {
+            location: index,
+            location_kind: "index".into(),
+            id,
+            errors,
+        }
     }
 }
 

@@ -71,11 +71,20 @@ impl EventType {
             .iter()
             .copied()
             .find(|t| t.as_str() == text)
-            .ok_or_else(|| format!("unknown event type {text:?}; expected one of {}", Self::names()))
+            .ok_or_else(|| {
+                format!(
+                    "unknown event type {text:?}; expected one of {}",
+                    Self::names()
+                )
+            })
     }
 
     fn names() -> String {
-        Self::ALL.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")
+        Self::ALL
+            .iter()
+            .map(|t| t.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// Whether an event of this type is meaningless without at least one product.
@@ -105,7 +114,10 @@ pub struct EventContext {
 impl EventContext {
     /// True when no field is set, so storage can skip it.
     pub fn is_empty(&self) -> bool {
-        self.device.is_none() && self.channel.is_none() && self.region.is_none() && self.referrer.is_none()
+        self.device.is_none()
+            && self.channel.is_none()
+            && self.region.is_none()
+            && self.referrer.is_none()
     }
 }
 
@@ -214,7 +226,10 @@ pub struct EventInput {
 fn check_text(field: &str, v: &Option<String>, errors: &mut Vec<FieldError>) {
     if let Some(t) = v {
         if t.len() > MAX_EVENT_TEXT_LEN {
-            errors.push(FieldError::new(field, format!("is longer than {MAX_EVENT_TEXT_LEN} bytes")));
+            errors.push(FieldError::new(
+                field,
+                format!("is longer than {MAX_EVENT_TEXT_LEN} bytes"),
+            ));
         }
     }
 }
@@ -235,7 +250,10 @@ impl EventInput {
         let user_id = self.user_id.filter(|u| !u.is_empty());
         let session_id = self.session_id.filter(|s| !s.is_empty());
         if user_id.is_none() && session_id.is_none() {
-            errors.push(FieldError::new("user_id", "an event needs a user_id or a session_id"));
+            errors.push(FieldError::new(
+                "user_id",
+                "an event needs a user_id or a session_id",
+            ));
         }
         if let Some(u) = &user_id {
             validate_id("user_id", u, &mut errors);
@@ -249,27 +267,45 @@ impl EventInput {
             validate_id(&format!("product_ids[{i}]"), p, &mut errors);
         }
         if product_ids.len() > MAX_EVENT_PRODUCTS {
-            errors.push(FieldError::new("product_ids", format!("at most {MAX_EVENT_PRODUCTS} products per event")));
+            errors.push(FieldError::new(
+                "product_ids",
+                format!("at most {MAX_EVENT_PRODUCTS} products per event"),
+            ));
         }
         if let Some(t) = event_type {
             if t.needs_product() && product_ids.is_empty() {
-                errors.push(FieldError::new("product_id", format!("a {} event needs a product", t.as_str())));
+                errors.push(FieldError::new(
+                    "product_id",
+                    format!("a {} event needs a product", t.as_str()),
+                ));
             }
-            if t == EventType::Search && self.query.as_deref().map_or(true, |q| q.trim().is_empty()) {
-                errors.push(FieldError::new("query", "a search event needs the query text"));
+            if t == EventType::Search && self.query.as_deref().is_none_or(|q| q.trim().is_empty()) {
+                errors.push(FieldError::new(
+                    "query",
+                    "a search event needs the query text",
+                ));
             }
             if t == EventType::Review && self.rating.is_none() && self.review.is_none() {
-                errors.push(FieldError::new("rating", "a review event needs a rating or review text"));
+                errors.push(FieldError::new(
+                    "rating",
+                    "a review event needs a rating or review text",
+                ));
             }
         }
         if let Some(q) = self.quantity {
             if q < 1 {
-                errors.push(FieldError::new("quantity", format!("must be at least 1, got {q}")));
+                errors.push(FieldError::new(
+                    "quantity",
+                    format!("must be at least 1, got {q}"),
+                ));
             }
         }
         if let Some(p) = self.price {
             if p.is_sign_negative() && !p.is_zero() {
-                errors.push(FieldError::new("price", format!("must not be negative, got {p}")));
+                errors.push(FieldError::new(
+                    "price",
+                    format!("must not be negative, got {p}"),
+                ));
             }
         }
         let currency = match self.currency.as_deref().map(Currency::parse).transpose() {
@@ -280,18 +316,27 @@ impl EventInput {
             }
         };
         if self.price.is_some() && self.currency.is_none() {
-            errors.push(FieldError::new("currency", "is required when price is given"));
+            errors.push(FieldError::new(
+                "currency",
+                "is required when price is given",
+            ));
         }
         let position = match self.position {
             Some(p) if !(0..=i64::from(u32::MAX)).contains(&p) => {
-                errors.push(FieldError::new("position", format!("must be 0 or more, got {p}")));
+                errors.push(FieldError::new(
+                    "position",
+                    format!("must be 0 or more, got {p}"),
+                ));
                 None
             }
             other => other.map(|p| p as u32),
         };
         let rating = match self.rating {
             Some(r) if !(1..=5).contains(&r) => {
-                errors.push(FieldError::new("rating", format!("must be 1 to 5, got {r}")));
+                errors.push(FieldError::new(
+                    "rating",
+                    format!("must be 1 to 5, got {r}"),
+                ));
                 None
             }
             other => other.map(|r| r as u8),
@@ -330,7 +375,9 @@ mod tests {
     use super::*;
 
     fn parse(json: &str) -> Result<Event, Vec<FieldError>> {
-        serde_json::from_str::<EventInput>(json).expect("wire shape").validate(Utc::now())
+        serde_json::from_str::<EventInput>(json)
+            .expect("wire shape")
+            .validate(Utc::now())
     }
 
     #[test]
@@ -349,9 +396,18 @@ mod tests {
 
     #[test]
     fn funnel_rules_name_their_fields() {
-        let errs = parse(r#"{"event_id":"e","type":"purchase","quantity":0,"price":-1,"rating":9}"#).unwrap_err();
+        let errs =
+            parse(r#"{"event_id":"e","type":"purchase","quantity":0,"price":-1,"rating":9}"#)
+                .unwrap_err();
         let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
-        for f in ["user_id", "product_id", "quantity", "price", "rating", "currency"] {
+        for f in [
+            "user_id",
+            "product_id",
+            "quantity",
+            "price",
+            "rating",
+            "currency",
+        ] {
             assert!(fields.contains(&f), "missing {f} in {errs:?}");
         }
         let errs = parse(r#"{"event_id":"e","type":"teleport","session_id":"s"}"#).unwrap_err();
@@ -360,7 +416,9 @@ mod tests {
 
     #[test]
     fn search_needs_a_query_but_no_product() {
-        assert!(parse(r#"{"event_id":"e","type":"search","session_id":"s","query":"boots"}"#).is_ok());
+        assert!(
+            parse(r#"{"event_id":"e","type":"search","session_id":"s","query":"boots"}"#).is_ok()
+        );
         assert!(parse(r#"{"event_id":"e","type":"search","session_id":"s"}"#).is_err());
     }
 }

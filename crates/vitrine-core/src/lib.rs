@@ -18,9 +18,7 @@ pub mod product;
 pub use currency::Currency;
 pub use error::{FieldError, RecordError};
 pub use event::{Event, EventContext, EventInput, EventType};
-pub use product::{
-    AttributeValue, Inventory, Product, ProductInput, ProductPatch, ProductStatus,
-};
+pub use product::{AttributeValue, Inventory, Product, ProductInput, ProductPatch, ProductStatus};
 
 /// Largest accepted identifier (SKU, event id, user id) in bytes: ids are keys, not documents, and a bound
 /// keeps indexes small and stops a malformed feed from storing megabyte "ids".
@@ -36,6 +34,9 @@ pub fn validate_id(field: &str, value: &str, errors: &mut Vec<FieldError>) {
             format!("is {} bytes long; the limit is {MAX_ID_LEN}", value.len()),
         ));
     } else if value.chars().any(char::is_control) {
-        errors.push(FieldError::new(field, "must not contain control characters"));
+        errors.push(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
     }
 }

@@ -82,25 +82,39 @@ impl AttributeValue {
                 .map(|i| match i {
                     Value::String(s) => Ok(s.trim().to_string()),
                     Value::Number(n) => Ok(n.to_string()),
-                    _ => Err(FieldError::new(&field, "a list may hold only text or numbers")),
+                    _ => Err(FieldError::new(
+                        &field,
+                        "a list may hold only text or numbers",
+                    )),
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Self::List),
             Value::Object(map) => {
                 let value = map.get("value").and_then(Value::as_f64).ok_or_else(|| {
-                    FieldError::new(&field, "an object attribute needs a numeric \"value\" (and optional \"unit\")")
+                    FieldError::new(
+                        &field,
+                        "an object attribute needs a numeric \"value\" (and optional \"unit\")",
+                    )
                 })?;
                 let unit = match map.get("unit") {
                     None | Some(Value::Null) => None,
                     Some(Value::String(u)) => Some(u.trim().to_string()),
-                    Some(_) => return Err(FieldError::new(format!("{field}.unit"), "must be text")),
+                    Some(_) => {
+                        return Err(FieldError::new(format!("{field}.unit"), "must be text"))
+                    }
                 };
                 if let Some(extra) = map.keys().find(|k| *k != "value" && *k != "unit") {
-                    return Err(FieldError::new(&field, format!("unexpected key {extra:?}; use value and unit")));
+                    return Err(FieldError::new(
+                        &field,
+                        format!("unexpected key {extra:?}; use value and unit"),
+                    ));
                 }
                 Ok(Self::Number { value, unit })
             }
-            Value::Null => Err(FieldError::new(&field, "must not be null; leave the attribute out instead")),
+            Value::Null => Err(FieldError::new(
+                &field,
+                "must not be null; leave the attribute out instead",
+            )),
         }
     }
 
@@ -110,7 +124,10 @@ impl AttributeValue {
             Self::Text(s) => s.clone(),
             Self::Bool(b) => if *b { "yes" } else { "no" }.to_string(),
             Self::List(l) => l.join(", "),
-            Self::Number { value, unit: Some(u) } => format!("{value} {u}"),
+            Self::Number {
+                value,
+                unit: Some(u),
+            } => format!("{value} {u}"),
             Self::Number { value, unit: None } => value.to_string(),
         }
     }
@@ -199,7 +216,9 @@ impl Product {
         copy.sale_price = copy.sale_price.map(|d| d.normalize());
         copy.unit_cost = copy.unit_cost.map(|d| d.normalize());
         let bytes = serde_json::to_vec(&copy).unwrap_or_default();
-        bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3))
+        bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+        })
     }
 }
 
@@ -220,7 +239,10 @@ impl CategoryInput {
             Self::Path(p) => p.split(['>', '/', '|']).map(str::to_string).collect(),
             Self::List(l) => l.clone(),
         };
-        raw.into_iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+        raw.into_iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
     }
 }
 
@@ -277,15 +299,26 @@ pub struct ProductInput {
     pub variant_group: Option<String>,
 }
 
-fn check_money(field: &str, value: Decimal, currency: Option<Currency>, errors: &mut Vec<FieldError>) {
+fn check_money(
+    field: &str,
+    value: Decimal,
+    currency: Option<Currency>,
+    errors: &mut Vec<FieldError>,
+) {
     if value.is_sign_negative() && !value.is_zero() {
-        errors.push(FieldError::new(field, format!("must not be negative, got {value}")));
+        errors.push(FieldError::new(
+            field,
+            format!("must not be negative, got {value}"),
+        ));
     }
     if let Some(c) = currency {
         // Allow two extra digits for unit prices (e.g. fuel, bulk), but not float noise like 19.990000001.
         let max_scale = u32::from(c.minor_units()) + 2;
         if value.normalize().scale() > max_scale {
-            errors.push(FieldError::new(field, format!("has more than {max_scale} decimal places for {c}")));
+            errors.push(FieldError::new(
+                field,
+                format!("has more than {max_scale} decimal places for {c}"),
+            ));
         }
     }
 }
@@ -299,11 +332,17 @@ impl ProductInput {
         if title.is_empty() {
             errors.push(FieldError::new("title", "must not be empty"));
         } else if title.len() > MAX_TITLE_LEN {
-            errors.push(FieldError::new("title", format!("is longer than {MAX_TITLE_LEN} bytes")));
+            errors.push(FieldError::new(
+                "title",
+                format!("is longer than {MAX_TITLE_LEN} bytes"),
+            ));
         }
         let description = self.description.unwrap_or_default().trim().to_string();
         if description.len() > MAX_DESCRIPTION_LEN {
-            errors.push(FieldError::new("description", format!("is longer than {MAX_DESCRIPTION_LEN} bytes")));
+            errors.push(FieldError::new(
+                "description",
+                format!("is longer than {MAX_DESCRIPTION_LEN} bytes"),
+            ));
         }
         let currency = match Currency::parse(&self.currency) {
             Ok(c) => Some(c),
@@ -316,7 +355,10 @@ impl ProductInput {
         if let Some(s) = self.sale_price {
             check_money("sale_price", s, currency, &mut errors);
             if s > self.price {
-                errors.push(FieldError::new("sale_price", format!("{s} is above the list price {}", self.price)));
+                errors.push(FieldError::new(
+                    "sale_price",
+                    format!("{s} is above the list price {}", self.price),
+                ));
             }
         }
         if let Some(c) = self.unit_cost {
@@ -326,14 +368,20 @@ impl ProductInput {
         if inventory.quantity < 0 {
             errors.push(FieldError::new(
                 "inventory.quantity",
-                format!("must not be negative, got {} (set backorder for oversold items)", inventory.quantity),
+                format!(
+                    "must not be negative, got {} (set backorder for oversold items)",
+                    inventory.quantity
+                ),
             ));
         }
         let mut attributes = BTreeMap::new();
         for (name, value) in &self.attributes {
             let key = name.trim();
             if key.is_empty() {
-                errors.push(FieldError::new("attributes", "attribute names must not be empty"));
+                errors.push(FieldError::new(
+                    "attributes",
+                    "attribute names must not be empty",
+                ));
                 continue;
             }
             match AttributeValue::from_json(key, value) {
@@ -351,8 +399,12 @@ impl ProductInput {
             }
         };
         for (i, url) in self.images.iter().enumerate() {
-            if !(url.starts_with("http://") || url.starts_with("https://") || url.starts_with('/')) {
-                errors.push(FieldError::new(format!("images[{i}]"), "must be an http(s) URL or an absolute path"));
+            if !(url.starts_with("http://") || url.starts_with("https://") || url.starts_with('/'))
+            {
+                errors.push(FieldError::new(
+                    format!("images[{i}]"),
+                    "must be an http(s) URL or an absolute path",
+                ));
             }
         }
         let currency = match (currency, errors.is_empty()) {
@@ -363,7 +415,10 @@ impl ProductInput {
             id: self.id.trim().to_string(),
             title,
             description,
-            brand: self.brand.map(|b| b.trim().to_string()).filter(|b| !b.is_empty()),
+            brand: self
+                .brand
+                .map(|b| b.trim().to_string())
+                .filter(|b| !b.is_empty()),
             category: self.category.map(|c| c.segments()).unwrap_or_default(),
             attributes,
             price: self.price.normalize(),
@@ -512,7 +567,13 @@ mod tests {
         assert_eq!(p.price.to_string(), "49.9");
         assert_eq!(p.currency.as_str(), "USD");
         assert_eq!(p.unit_margin().unwrap().to_string(), "19.9");
-        assert_eq!(p.attributes["weight"], AttributeValue::Number { value: 0.3, unit: Some("kg".into()) });
+        assert_eq!(
+            p.attributes["weight"],
+            AttributeValue::Number {
+                value: 0.3,
+                unit: Some("kg".into())
+            }
+        );
         assert_eq!(p.attributes["sizes"].display_text(), "S, M");
     }
 
@@ -524,29 +585,46 @@ mod tests {
         )
         .unwrap_err();
         let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
-        for f in ["id", "title", "price", "currency", "inventory.quantity", "attributes.bad", "status"] {
+        for f in [
+            "id",
+            "title",
+            "price",
+            "currency",
+            "inventory.quantity",
+            "attributes.bad",
+            "status",
+        ] {
             assert!(fields.contains(&f), "missing {f} in {errs:?}");
         }
     }
 
     #[test]
     fn sale_price_above_list_price_is_refused() {
-        let errs = parse(r#"{"id":"a","title":"t","price":10,"currency":"EUR","sale_price":12}"#).unwrap_err();
+        let errs = parse(r#"{"id":"a","title":"t","price":10,"currency":"EUR","sale_price":12}"#)
+            .unwrap_err();
         assert_eq!(errs[0].field, "sale_price");
     }
 
     #[test]
     fn float_noise_in_prices_is_refused() {
-        let errs = parse(r#"{"id":"a","title":"t","price":"19.990000001","currency":"EUR"}"#).unwrap_err();
+        let errs =
+            parse(r#"{"id":"a","title":"t","price":"19.990000001","currency":"EUR"}"#).unwrap_err();
         assert_eq!(errs[0].field, "price");
     }
 
     #[test]
     fn patch_revalidates_the_whole_product() {
         let p = parse(r#"{"id":"a","title":"t","price":10,"currency":"EUR"}"#).unwrap();
-        let bad = ProductPatch { sale_price: Some(Decimal::from(11)), ..Default::default() };
+        let bad = ProductPatch {
+            sale_price: Some(Decimal::from(11)),
+            ..Default::default()
+        };
         assert!(bad.apply(&p, Utc::now()).is_err());
-        let good = ProductPatch { quantity: Some(5), price: Some(Decimal::from(12)), ..Default::default() };
+        let good = ProductPatch {
+            quantity: Some(5),
+            price: Some(Decimal::from(12)),
+            ..Default::default()
+        };
         let q = good.apply(&p, Utc::now()).unwrap();
         assert_eq!(q.inventory.quantity, 5);
         assert_eq!(q.price, Decimal::from(12));

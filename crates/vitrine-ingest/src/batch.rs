@@ -57,22 +57,41 @@ struct Envelope<'a> {
 }
 
 fn split(body: &[u8], max: usize) -> Result<Vec<&RawValue>, BatchError> {
-    let text = std::str::from_utf8(body).map_err(|e| BatchError::InvalidUtf8 { offset: e.valid_up_to() })?;
+    let text = std::str::from_utf8(body).map_err(|e| BatchError::InvalidUtf8 {
+        offset: e.valid_up_to(),
+    })?;
     // First check syntax with a precise position; the untagged envelope alone would only say "did not match".
     if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
         let reason = e.to_string();
-        let reason = reason.rfind(" at line ").map_or(reason.clone(), |i| reason[..i].to_string());
-        return Err(BatchError::Malformed { line: e.line(), column: e.column(), reason });
+        let reason = reason
+            .rfind(" at line ")
+            .map_or(reason.clone(), |i| reason[..i].to_string());
+        return Err(BatchError::Malformed {
+            line: e.line(),
+            column: e.column(),
+            reason,
+        });
     }
-    let shape_error = || BatchError::Malformed {
+    let shape_error = || {
+        BatchError::Malformed {
         line: 1,
         column: 1,
         reason: "expected a JSON array of records, or an object with an \"events\" or \"products\" array".into(),
+    }
     };
     let items: Vec<&RawValue> = match text.trim_start().as_bytes().first() {
         Some(b'[') => serde_json::from_str(text).map_err(|_| shape_error())?,
         Some(b'{') => match serde_json::from_str::<Envelope>(text) {
-            Ok(Envelope { events: Some(v), products: None } | Envelope { events: None, products: Some(v) }) => v,
+            Ok(
+                Envelope {
+                    events: Some(v),
+                    products: None,
+                }
+                | Envelope {
+                    events: None,
+                    products: Some(v),
+                },
+            ) => v,
             _ => return Err(shape_error()),
         },
         _ => return Err(shape_error()),
@@ -81,24 +100,36 @@ fn split(body: &[u8], max: usize) -> Result<Vec<&RawValue>, BatchError> {
         return Err(BatchError::Empty);
     }
     if items.len() > max {
-        return Err(BatchError::TooMany { max, got: items.len() });
+        return Err(BatchError::TooMany {
+            max,
+            got: items.len(),
+        });
     }
     Ok(items)
 }
 
 impl<T> Default for ParsedBatch<T> {
     fn default() -> Self {
-        Self { accepted: Vec::new(), rejected: Vec::new() }
+        Self {
+            accepted: Vec::new(),
+            rejected: Vec::new(),
+        }
     }
 }
 
 /// Parses an event batch of at most `max` events.
-pub fn parse_event_batch(body: &[u8], max: usize, now: DateTime<Utc>) -> Result<ParsedBatch<Event>, BatchError> {
+pub fn parse_event_batch(
+    body: &[u8],
+    max: usize,
+    now: DateTime<Utc>,
+) -> Result<ParsedBatch<Event>, BatchError> {
     let mut out = ParsedBatch::default();
     for (i, raw) in split(body, max)?.into_iter().enumerate() {
         match event_from_json(raw.get(), now) {
             Ok(e) => out.accepted.push(e),
-            Err((id, errors)) => out.rejected.push(RecordError::at_index(i as u64, id, errors)),
+            Err((id, errors)) => out
+                .rejected
+                .push(RecordError::at_index(i as u64, id, errors)),
         }
     }
     Ok(out)
@@ -114,7 +145,9 @@ pub fn parse_product_batch(
     for (i, raw) in split(body, max)?.into_iter().enumerate() {
         match product_from_json(raw.get(), now) {
             Ok(p) => out.accepted.push(p),
-            Err((id, errors)) => out.rejected.push(RecordError::at_index(i as u64, id, errors)),
+            Err((id, errors)) => out
+                .rejected
+                .push(RecordError::at_index(i as u64, id, errors)),
         }
     }
     Ok(out)
@@ -132,23 +165,57 @@ mod tests {
         let b = parse_event_batch(body, 1000, Utc::now()).unwrap();
         assert_eq!(b.accepted.len(), 1);
         assert_eq!(b.rejected.len(), 2);
-        assert_eq!((b.rejected[0].location, b.rejected[0].errors[0].field.as_str()), (1, "product_id"));
-        assert_eq!((b.rejected[1].location, b.rejected[1].errors[0].field.as_str()), (2, "position"));
+        assert_eq!(
+            (
+                b.rejected[0].location,
+                b.rejected[0].errors[0].field.as_str()
+            ),
+            (1, "product_id")
+        );
+        assert_eq!(
+            (
+                b.rejected[1].location,
+                b.rejected[1].errors[0].field.as_str()
+            ),
+            (2, "position")
+        );
     }
 
     #[test]
     fn whole_body_problems_are_distinct() {
-        assert!(matches!(parse_event_batch(b"[{", 10, Utc::now()), Err(BatchError::Malformed { .. })));
-        assert!(matches!(parse_event_batch(b"[\xff]", 10, Utc::now()), Err(BatchError::InvalidUtf8 { offset: 1 })));
-        assert!(matches!(parse_event_batch(b"[]", 10, Utc::now()), Err(BatchError::Empty)));
-        assert!(matches!(parse_event_batch(b"{\"x\":1}", 10, Utc::now()), Err(BatchError::Malformed { .. })));
-        let many = format!("[{}]", vec!["{}"; 11].join(","));
-        assert!(matches!(parse_event_batch(many.as_bytes(), 10, Utc::now()), Err(BatchError::TooMany { .. })));
+        assert!(matches!(
+            parse_event_batch(b"[{", 10, Utc::now()),
+            Err(BatchError::Malformed { .. })
+        ));
+        assert!(matches!(
+            parse_event_batch(b"[\xff]", 10, Utc::now()),
+            Err(BatchError::InvalidUtf8 { offset: 1 })
+        ));
+        assert!(matches!(
+            parse_event_batch(b"[]", 10, Utc::now()),
+            Err(BatchError::Empty)
+        ));
+        assert!(matches!(
+            parse_event_batch(b"{\"x\":1}", 10, Utc::now()),
+            Err(BatchError::Malformed { .. })
+        ));
+        let many = format!("[{}]", ["{}"; 11].join(","));
+        assert!(matches!(
+            parse_event_batch(many.as_bytes(), 10, Utc::now()),
+            Err(BatchError::TooMany { .. })
+        ));
     }
 
     #[test]
     fn envelope_object_is_accepted() {
-        let body = br#"{"events":[{"event_id":"a","type":"search","session_id":"s","query":"boots"}]}"#;
-        assert_eq!(parse_event_batch(body, 10, Utc::now()).unwrap().accepted.len(), 1);
+        let body =
+            br#"{"events":[{"event_id":"a","type":"search","session_id":"s","query":"boots"}]}"#;
+        assert_eq!(
+            parse_event_batch(body, 10, Utc::now())
+                .unwrap()
+                .accepted
+                .len(),
+            1
+        );
     }
 }

@@ -20,8 +20,22 @@ use std::collections::BTreeMap;
 
 /// Native fields a CSV column can map to.
 const FIELDS: &[&str] = &[
-    "id", "title", "description", "brand", "category", "price", "currency", "sale_price", "unit_cost", "quantity",
-    "backorder", "restock_date", "images", "status", "updated_at", "variant_group",
+    "id",
+    "title",
+    "description",
+    "brand",
+    "category",
+    "price",
+    "currency",
+    "sale_price",
+    "unit_cost",
+    "quantity",
+    "backorder",
+    "restock_date",
+    "images",
+    "status",
+    "updated_at",
+    "variant_group",
 ];
 
 /// How one attribute is read from its column.
@@ -64,7 +78,10 @@ fn default_list_separator() -> String {
 
 impl Default for CsvOptions {
     fn default() -> Self {
-        Self { delimiter: default_delimiter(), list_separator: default_list_separator() }
+        Self {
+            delimiter: default_delimiter(),
+            list_separator: default_list_separator(),
+        }
     }
 }
 
@@ -96,7 +113,8 @@ pub struct BoundMapping {
 impl CsvMapping {
     /// Reads a mapping from TOML text, refusing unknown native fields so typos fail loudly.
     pub fn from_toml(text: &str) -> Result<Self, IngestError> {
-        let m: CsvMapping = toml::from_str(text).map_err(|e| IngestError::Mapping(e.to_string()))?;
+        let m: CsvMapping =
+            toml::from_str(text).map_err(|e| IngestError::Mapping(e.to_string()))?;
         for f in m.columns.keys().chain(m.defaults.keys()) {
             if !FIELDS.contains(&f.as_str()) {
                 return Err(IngestError::Mapping(format!(
@@ -111,10 +129,14 @@ impl CsvMapping {
             }
         }
         if !m.columns.contains_key("currency") && !m.defaults.contains_key("currency") {
-            return Err(IngestError::Mapping("map a currency column or set [defaults] currency".into()));
+            return Err(IngestError::Mapping(
+                "map a currency column or set [defaults] currency".into(),
+            ));
         }
         if !m.options.delimiter.is_ascii() {
-            return Err(IngestError::Mapping("options.delimiter must be one ASCII character".into()));
+            return Err(IngestError::Mapping(
+                "options.delimiter must be one ASCII character".into(),
+            ));
         }
         Ok(m)
     }
@@ -122,12 +144,15 @@ impl CsvMapping {
     /// Resolves headers to column positions; a mapped header missing from the file is an error up front.
     pub fn bind(&self, headers: &csv::StringRecord) -> Result<BoundMapping, IngestError> {
         let find = |name: &str| -> Result<usize, IngestError> {
-            headers.iter().position(|h| h.trim().trim_start_matches('\u{feff}') == name).ok_or_else(|| {
-                IngestError::Mapping(format!(
-                    "column {name:?} is not in the CSV header (found: {})",
-                    headers.iter().collect::<Vec<_>>().join(", ")
-                ))
-            })
+            headers
+                .iter()
+                .position(|h| h.trim().trim_start_matches('\u{feff}') == name)
+                .ok_or_else(|| {
+                    IngestError::Mapping(format!(
+                        "column {name:?} is not in the CSV header (found: {})",
+                        headers.iter().collect::<Vec<_>>().join(", ")
+                    ))
+                })
         };
         let mut fields = Vec::new();
         for f in FIELDS {
@@ -141,9 +166,11 @@ impl CsvMapping {
         for (name, spec) in &self.attributes {
             let (column, kind, unit) = match spec {
                 AttributeColumn::Header(h) => (h.clone(), "text".to_string(), None),
-                AttributeColumn::Typed { column, kind, unit } => {
-                    (column.clone(), kind.clone().unwrap_or_else(|| "text".into()), unit.clone())
-                }
+                AttributeColumn::Typed { column, kind, unit } => (
+                    column.clone(),
+                    kind.clone().unwrap_or_else(|| "text".into()),
+                    unit.clone(),
+                ),
             };
             if !["text", "number", "boolean", "list"].contains(&kind.as_str()) {
                 return Err(IngestError::Mapping(format!(
@@ -152,7 +179,11 @@ impl CsvMapping {
             }
             attributes.push((name.clone(), find(&column)?, kind, unit));
         }
-        Ok(BoundMapping { fields, attributes, list_separator: self.options.list_separator.clone() })
+        Ok(BoundMapping {
+            fields,
+            attributes,
+            list_separator: self.options.list_separator.clone(),
+        })
     }
 }
 
@@ -161,18 +192,34 @@ impl BoundMapping {
     pub fn to_json(&self, row: &csv::StringRecord) -> Value {
         let mut obj = Map::new();
         for (field, col, default) in &self.fields {
-            let cell = col.and_then(|c| row.get(c)).map(str::trim).filter(|s| !s.is_empty());
-            let Some(text) = cell.map(str::to_string).or_else(|| default.clone()) else { continue };
+            let cell = col
+                .and_then(|c| row.get(c))
+                .map(str::trim)
+                .filter(|s| !s.is_empty());
+            let Some(text) = cell.map(str::to_string).or_else(|| default.clone()) else {
+                continue;
+            };
             let value = match field.as_str() {
                 "quantity" => {
-                    let q = text.parse::<i64>().map(Value::from).unwrap_or(Value::String(text));
-                    let inv = obj.entry("inventory").or_insert_with(|| Value::Object(Map::new()));
+                    let q = text
+                        .parse::<i64>()
+                        .map(Value::from)
+                        .unwrap_or(Value::String(text));
+                    let inv = obj
+                        .entry("inventory")
+                        .or_insert_with(|| Value::Object(Map::new()));
                     inv["quantity"] = q;
                     continue;
                 }
                 "backorder" | "restock_date" => {
-                    let v = if field == "backorder" { parse_bool(&text) } else { Value::String(text) };
-                    let inv = obj.entry("inventory").or_insert_with(|| Value::Object(Map::new()));
+                    let v = if field == "backorder" {
+                        parse_bool(&text)
+                    } else {
+                        Value::String(text)
+                    };
+                    let inv = obj
+                        .entry("inventory")
+                        .or_insert_with(|| Value::Object(Map::new()));
                     inv[field.as_str()] = v;
                     continue;
                 }
@@ -186,7 +233,9 @@ impl BoundMapping {
         }
         let mut attrs = Map::new();
         for (name, col, kind, unit) in &self.attributes {
-            let Some(text) = row.get(*col).map(str::trim).filter(|s| !s.is_empty()) else { continue };
+            let Some(text) = row.get(*col).map(str::trim).filter(|s| !s.is_empty()) else {
+                continue;
+            };
             let v = match kind.as_str() {
                 "number" => match text.parse::<f64>() {
                     Ok(n) if unit.is_some() => serde_json::json!({ "value": n, "unit": unit }),
@@ -244,9 +293,25 @@ mod tests {
     #[test]
     fn a_row_becomes_a_native_record() {
         let m = CsvMapping::from_toml(MAPPING).unwrap();
-        let headers = csv::StringRecord::from(vec!["\u{feff}SKU", "Name", "Price", "Stock", "Images", "Colour", "Weight"]);
+        let headers = csv::StringRecord::from(vec![
+            "\u{feff}SKU",
+            "Name",
+            "Price",
+            "Stock",
+            "Images",
+            "Colour",
+            "Weight",
+        ]);
         let b = m.bind(&headers).unwrap();
-        let row = csv::StringRecord::from(vec!["A1", " Shirt ", "9.90", "4", "http://a/1.jpg|http://a/2.jpg", " Navy", "0.25"]);
+        let row = csv::StringRecord::from(vec![
+            "A1",
+            " Shirt ",
+            "9.90",
+            "4",
+            "http://a/1.jpg|http://a/2.jpg",
+            " Navy",
+            "0.25",
+        ]);
         let v = b.to_json(&row);
         assert_eq!(v["id"], "A1");
         assert_eq!(v["title"], "Shirt");
@@ -259,7 +324,10 @@ mod tests {
 
     #[test]
     fn bad_mappings_fail_up_front() {
-        assert!(CsvMapping::from_toml("[columns]\nid='a'\ntitle='b'\nprice='c'\ncolor='d'\n[defaults]\ncurrency='EUR'").is_err());
+        assert!(CsvMapping::from_toml(
+            "[columns]\nid='a'\ntitle='b'\nprice='c'\ncolor='d'\n[defaults]\ncurrency='EUR'"
+        )
+        .is_err());
         assert!(CsvMapping::from_toml("[columns]\nid='a'\ntitle='b'\nprice='c'").is_err());
         let m = CsvMapping::from_toml(MAPPING).unwrap();
         let err = m.bind(&csv::StringRecord::from(vec!["SKU"])).unwrap_err();

@@ -20,7 +20,9 @@ pub mod record;
 
 pub use batch::{parse_event_batch, parse_product_batch, BatchError, ParsedBatch};
 pub use csv_mapping::CsvMapping;
-pub use pipeline::{import_events, import_products, EventFormat, ImportOptions, ImportReport, ProductFormat};
+pub use pipeline::{
+    import_events, import_products, EventFormat, ImportOptions, ImportReport, ProductFormat,
+};
 pub use vitrine_core::RecordError;
 
 /// Why an import as a whole failed (as opposed to single records being rejected).

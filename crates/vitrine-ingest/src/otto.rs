@@ -38,8 +38,9 @@ pub fn expand_line(text: &str) -> Result<Vec<EventInput>, FieldError> {
                     ))
                 }
             };
-            let timestamp = chrono::DateTime::from_timestamp_millis(e.ts)
-                .ok_or_else(|| FieldError::new(format!("events[{i}].ts"), "timestamp out of range"))?;
+            let timestamp = chrono::DateTime::from_timestamp_millis(e.ts).ok_or_else(|| {
+                FieldError::new(format!("events[{i}].ts"), "timestamp out of range")
+            })?;
             Ok(EventInput {
                 event_id: format!("otto-{}-{i}", s.session),
                 event_type: event_type.into(),

@@ -47,7 +47,12 @@ pub struct ImportOptions {
 
 impl Default for ImportOptions {
     fn default() -> Self {
-        Self { batch_size: 5_000, max_reported_errors: 1_000, error_sink: None, source_name: "import".into() }
+        Self {
+            batch_size: 5_000,
+            max_reported_errors: 1_000,
+            error_sink: None,
+            source_name: "import".into(),
+        }
     }
 }
 
@@ -74,7 +79,10 @@ pub struct ImportReport {
 }
 
 mod secs {
-    pub fn serialize<S: serde::Serializer>(d: &std::time::Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         s.serialize_f64(d.as_secs_f64())
     }
 }
@@ -87,9 +95,15 @@ struct Chunk<T> {
 
 /// Reads one line of at most [`MAX_LINE_BYTES`]; an overlong line is consumed and reported, never buffered.
 /// Returns `Ok(None)` at end of input.
-fn read_bounded_line<R: BufRead>(reader: &mut R, buf: &mut Vec<u8>) -> std::io::Result<Option<bool>> {
+fn read_bounded_line<R: BufRead>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<Option<bool>> {
     buf.clear();
-    let n = reader.by_ref().take(MAX_LINE_BYTES as u64 + 1).read_until(b'\n', buf)?;
+    let n = reader
+        .by_ref()
+        .take(MAX_LINE_BYTES as u64 + 1)
+        .read_until(b'\n', buf)?;
     if n == 0 {
         return Ok(None);
     }
@@ -114,7 +128,11 @@ fn read_bounded_line<R: BufRead>(reader: &mut R, buf: &mut Vec<u8>) -> std::io::
 }
 
 /// Runs `parse` over every non-blank line on a dedicated thread, sending batches of `batch_size`.
-fn spawn_line_parser<R, T, F>(mut reader: R, batch_size: usize, mut parse: F) -> mpsc::Receiver<std::io::Result<Chunk<T>>>
+fn spawn_line_parser<R, T, F>(
+    mut reader: R,
+    batch_size: usize,
+    mut parse: F,
+) -> mpsc::Receiver<std::io::Result<Chunk<T>>>
 where
     R: BufRead + Send + 'static,
     T: Send + 'static,
@@ -123,7 +141,11 @@ where
     let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
     std::thread::spawn(move || {
         let mut buf = Vec::with_capacity(4096);
-        let mut chunk = Chunk { items: Vec::with_capacity(batch_size), errors: Vec::new(), records: 0 };
+        let mut chunk = Chunk {
+            items: Vec::with_capacity(batch_size),
+            errors: Vec::new(),
+            records: 0,
+        };
         let mut line_no = 0u64;
         loop {
             match read_bounded_line(&mut reader, &mut buf) {
@@ -139,7 +161,10 @@ where
                         chunk.errors.push(RecordError::at_line(
                             line_no,
                             None,
-                            vec![vitrine_core::FieldError::new("(record)", format!("line longer than {MAX_LINE_BYTES} bytes"))],
+                            vec![vitrine_core::FieldError::new(
+                                "(record)",
+                                format!("line longer than {MAX_LINE_BYTES} bytes"),
+                            )],
                         ));
                     } else {
                         match std::str::from_utf8(&buf) {
@@ -150,7 +175,10 @@ where
                                     None,
                                     vec![vitrine_core::FieldError::new(
                                         "(record)",
-                                        format!("invalid UTF-8 at byte {} of the line", e.valid_up_to()),
+                                        format!(
+                                            "invalid UTF-8 at byte {} of the line",
+                                            e.valid_up_to()
+                                        ),
                                     )],
                                 ));
                             }
@@ -168,7 +196,11 @@ where
             if chunk.items.len() >= batch_size || chunk.errors.len() >= batch_size {
                 let full = std::mem::replace(
                     &mut chunk,
-                    Chunk { items: Vec::with_capacity(batch_size), errors: Vec::new(), records: 0 },
+                    Chunk {
+                        items: Vec::with_capacity(batch_size),
+                        errors: Vec::new(),
+                        records: 0,
+                    },
                 );
                 if tx.blocking_send(Ok(full)).is_err() {
                     return;
@@ -191,12 +223,19 @@ fn spawn_csv_parser<R: Read + Send + 'static>(
         .delimiter(mapping.options.delimiter as u8)
         .flexible(true)
         .from_reader(reader);
-    let headers = csv_reader.headers().map_err(|e| IngestError::Mapping(format!("cannot read the header row: {e}")))?.clone();
+    let headers = csv_reader
+        .headers()
+        .map_err(|e| IngestError::Mapping(format!("cannot read the header row: {e}")))?
+        .clone();
     let bound = mapping.bind(&headers)?;
     let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
     std::thread::spawn(move || {
         let now = Utc::now();
-        let mut chunk = Chunk { items: Vec::with_capacity(batch_size), errors: Vec::new(), records: 0 };
+        let mut chunk = Chunk {
+            items: Vec::with_capacity(batch_size),
+            errors: Vec::new(),
+            records: 0,
+        };
         let mut row = csv::StringRecord::new();
         loop {
             let line = csv_reader.position().line() + 1;
@@ -207,7 +246,12 @@ fn spawn_csv_parser<R: Read + Send + 'static>(
                     let value = bound.to_json(&row);
                     let id = value.get("id").and_then(|v| v.as_str()).map(str::to_string);
                     let parsed = serde_path_to_error::deserialize::<_, ProductInput>(value)
-                        .map_err(|e| vec![vitrine_core::FieldError::new(e.path().to_string(), e.inner().to_string())])
+                        .map_err(|e| {
+                            vec![vitrine_core::FieldError::new(
+                                e.path().to_string(),
+                                e.inner().to_string(),
+                            )]
+                        })
                         .and_then(|input| input.validate(now));
                     match parsed {
                         Ok(p) => chunk.items.push(p),
@@ -220,7 +264,11 @@ fn spawn_csv_parser<R: Read + Send + 'static>(
                         csv::ErrorKind::Utf8 { .. } => "invalid UTF-8 in a cell".to_string(),
                         _ => e.to_string(),
                     };
-                    chunk.errors.push(RecordError::at_line(line, None, vec![vitrine_core::FieldError::new("(record)", reason)]));
+                    chunk.errors.push(RecordError::at_line(
+                        line,
+                        None,
+                        vec![vitrine_core::FieldError::new("(record)", reason)],
+                    ));
                     if matches!(e.kind(), csv::ErrorKind::Io(_)) {
                         break;
                     }
@@ -229,7 +277,11 @@ fn spawn_csv_parser<R: Read + Send + 'static>(
             if chunk.items.len() >= batch_size || chunk.errors.len() >= batch_size {
                 let full = std::mem::replace(
                     &mut chunk,
-                    Chunk { items: Vec::with_capacity(batch_size), errors: Vec::new(), records: 0 },
+                    Chunk {
+                        items: Vec::with_capacity(batch_size),
+                        errors: Vec::new(),
+                        records: 0,
+                    },
                 );
                 if tx.blocking_send(Ok(full)).is_err() {
                     return;
@@ -243,7 +295,11 @@ fn spawn_csv_parser<R: Read + Send + 'static>(
     Ok(rx)
 }
 
-fn record_errors(report: &mut ImportReport, opts: &mut ImportOptions, errors: Vec<RecordError>) -> Result<(), IngestError> {
+fn record_errors(
+    report: &mut ImportReport,
+    opts: &mut ImportOptions,
+    errors: Vec<RecordError>,
+) -> Result<(), IngestError> {
     report.rejected += errors.len() as u64;
     for e in errors {
         if let Some(sink) = opts.error_sink.as_mut() {
@@ -281,7 +337,10 @@ pub async fn import_products<R: BufRead + Send + 'static>(
         .begin_catalog_version(&opts.source_name)
         .await
         .map_err(|source| IngestError::Store { stored: 0, source })?;
-    let mut report = ImportReport { catalog_version: Some(version), ..Default::default() };
+    let mut report = ImportReport {
+        catalog_version: Some(version),
+        ..Default::default()
+    };
     while let Some(chunk) = rx.recv().await {
         let chunk = chunk?;
         report.records += chunk.records;
@@ -289,7 +348,10 @@ pub async fn import_products<R: BufRead + Send + 'static>(
         let outcome = store
             .upsert_products(version, &chunk.items)
             .await
-            .map_err(|source| IngestError::Store { stored: report.stored, source })?;
+            .map_err(|source| IngestError::Store {
+                stored: report.stored,
+                source,
+            })?;
         report.stored += outcome.changed;
         report.unchanged_or_duplicate += outcome.unchanged;
     }
@@ -301,7 +363,10 @@ pub async fn import_products<R: BufRead + Send + 'static>(
     store
         .finish_catalog_version(version, counts)
         .await
-        .map_err(|source| IngestError::Store { stored: report.stored, source })?;
+        .map_err(|source| IngestError::Store {
+            stored: report.stored,
+            source,
+        })?;
     if let Some(sink) = opts.error_sink.as_mut() {
         sink.flush()?;
     }
@@ -318,8 +383,10 @@ pub async fn import_events<R: BufRead + Send + 'static>(
 ) -> Result<ImportReport, IngestError> {
     let started = Instant::now();
     let now = Utc::now();
-    let mut rx = spawn_line_parser(reader, opts.batch_size, move |line, text, items: &mut Vec<Event>, errors| {
-        match format {
+    let mut rx = spawn_line_parser(
+        reader,
+        opts.batch_size,
+        move |line, text, items: &mut Vec<Event>, errors| match format {
             EventFormat::Jsonl => match record::event_from_json(text, now) {
                 Ok(e) => items.push(e),
                 Err((id, errs)) => errors.push(RecordError::at_line(line, id, errs)),
@@ -336,17 +403,21 @@ pub async fn import_events<R: BufRead + Send + 'static>(
                     }
                 }
             },
-        }
-    });
+        },
+    );
     let mut report = ImportReport::default();
     while let Some(chunk) = rx.recv().await {
         let chunk = chunk?;
         report.records += chunk.records;
         record_errors(&mut report, &mut opts, chunk.errors)?;
-        let outcome = store
-            .append_events(chunk.items)
-            .await
-            .map_err(|source| IngestError::Store { stored: report.stored, source })?;
+        let outcome =
+            store
+                .append_events(chunk.items)
+                .await
+                .map_err(|source| IngestError::Store {
+                    stored: report.stored,
+                    source,
+                })?;
         report.stored += outcome.stored;
         report.unchanged_or_duplicate += outcome.duplicates;
         report.unknown_product += outcome.unknown_product;

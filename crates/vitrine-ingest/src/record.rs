@@ -10,13 +10,22 @@ pub fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, FieldError> {
     let mut de = serde_json::Deserializer::from_str(text);
     match serde_path_to_error::deserialize::<_, T>(&mut de) {
         Ok(v) => {
-            de.end().map_err(|e| FieldError::new("(record)", format!("trailing characters after the JSON: {e}")))?;
+            de.end().map_err(|e| {
+                FieldError::new(
+                    "(record)",
+                    format!("trailing characters after the JSON: {e}"),
+                )
+            })?;
             Ok(v)
         }
         Err(err) => {
             let path = err.path().to_string();
             let inner = err.into_inner();
-            let field = if path == "." || path.is_empty() { "(record)".to_string() } else { path };
+            let field = if path == "." || path.is_empty() {
+                "(record)".to_string()
+            } else {
+                path
+            };
             Err(FieldError::new(field, clean_serde_message(&inner)))
         }
     }
@@ -31,21 +40,31 @@ fn clean_serde_message(e: &serde_json::Error) -> String {
         None => msg,
     };
     match e.classify() {
-        Category::Syntax | Category::Eof => format!("malformed JSON at column {}: {msg}", e.column()),
+        Category::Syntax | Category::Eof => {
+            format!("malformed JSON at column {}: {msg}", e.column())
+        }
         _ => msg,
     }
 }
 
 /// Parses and validates a product from JSON text; errors carry field paths.
-pub fn product_from_json(text: &str, now: DateTime<Utc>) -> Result<Product, (Option<String>, Vec<FieldError>)> {
-    let input: ProductInput = from_json(text).map_err(|e| (sniff_id(text, &["id", "sku"]), vec![e]))?;
+pub fn product_from_json(
+    text: &str,
+    now: DateTime<Utc>,
+) -> Result<Product, (Option<String>, Vec<FieldError>)> {
+    let input: ProductInput =
+        from_json(text).map_err(|e| (sniff_id(text, &["id", "sku"]), vec![e]))?;
     let id = input.id.clone();
     input.validate(now).map_err(|errs| (Some(id), errs))
 }
 
 /// Parses and validates an event from JSON text.
-pub fn event_from_json(text: &str, now: DateTime<Utc>) -> Result<Event, (Option<String>, Vec<FieldError>)> {
-    let input: EventInput = from_json(text).map_err(|e| (sniff_id(text, &["event_id"]), vec![e]))?;
+pub fn event_from_json(
+    text: &str,
+    now: DateTime<Utc>,
+) -> Result<Event, (Option<String>, Vec<FieldError>)> {
+    let input: EventInput =
+        from_json(text).map_err(|e| (sniff_id(text, &["event_id"]), vec![e]))?;
     let id = input.event_id.clone();
     input.validate(now).map_err(|errs| (Some(id), errs))
 }
@@ -66,19 +85,32 @@ mod tests {
 
     #[test]
     fn wrong_type_names_the_nested_field() {
-        let (id, errs) =
-            product_from_json(r#"{"id":"A","title":"t","price":1,"currency":"EUR","inventory":{"quantity":"lots"}}"#, Utc::now())
-                .unwrap_err();
+        let (id, errs) = product_from_json(
+            r#"{"id":"A","title":"t","price":1,"currency":"EUR","inventory":{"quantity":"lots"}}"#,
+            Utc::now(),
+        )
+        .unwrap_err();
         assert_eq!(id.as_deref(), Some("A"));
         assert_eq!(errs[0].field, "inventory.quantity");
-        assert!(errs[0].reason.contains("invalid type"), "{}", errs[0].reason);
+        assert!(
+            errs[0].reason.contains("invalid type"),
+            "{}",
+            errs[0].reason
+        );
     }
 
     #[test]
     fn unknown_field_is_named() {
-        let (_, errs) =
-            product_from_json(r#"{"id":"A","title":"t","price":1,"currency":"EUR","colour":"red"}"#, Utc::now()).unwrap_err();
-        assert!(errs[0].reason.contains("unknown field `colour`"), "{:?}", errs);
+        let (_, errs) = product_from_json(
+            r#"{"id":"A","title":"t","price":1,"currency":"EUR","colour":"red"}"#,
+            Utc::now(),
+        )
+        .unwrap_err();
+        assert!(
+            errs[0].reason.contains("unknown field `colour`"),
+            "{:?}",
+            errs
+        );
     }
 
     #[test]

@@ -42,12 +42,29 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, slug: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, slug, title, detail: detail.into(), errors: Vec::new(), accepted: None }
+    fn new(
+        status: StatusCode,
+        slug: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            slug,
+            title,
+            detail: detail.into(),
+            errors: Vec::new(),
+            accepted: None,
+        }
     }
     /// 400: the request itself is unreadable.
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request", detail)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "Bad request",
+            detail,
+        )
     }
     /// 404.
     pub fn not_found(detail: impl Into<String>) -> Self {
@@ -68,8 +85,17 @@ impl ApiError {
     }
     /// 422 for a single object.
     pub fn invalid(errors: Vec<vitrine_core::FieldError>) -> Self {
-        let detail = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
-        let mut e = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-record", "The record is invalid", detail);
+        let detail = errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut e = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-record",
+            "The record is invalid",
+            detail,
+        );
         e.errors = vec![RecordError::at_index(0, None, errors)];
         e
     }
@@ -78,11 +104,24 @@ impl ApiError {
 impl From<BatchError> for ApiError {
     fn from(e: BatchError) -> Self {
         match e {
-            BatchError::TooMany { .. } => {
-                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "batch-too-large", "Batch too large", e.to_string())
-            }
-            BatchError::InvalidUtf8 { .. } => Self::new(StatusCode::BAD_REQUEST, "invalid-utf8", "Invalid UTF-8", e.to_string()),
-            _ => Self::new(StatusCode::BAD_REQUEST, "malformed-json", "Malformed JSON", e.to_string()),
+            BatchError::TooMany { .. } => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "batch-too-large",
+                "Batch too large",
+                e.to_string(),
+            ),
+            BatchError::InvalidUtf8 { .. } => Self::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-utf8",
+                "Invalid UTF-8",
+                e.to_string(),
+            ),
+            _ => Self::new(
+                StatusCode::BAD_REQUEST,
+                "malformed-json",
+                "Malformed JSON",
+                e.to_string(),
+            ),
         }
     }
 }
@@ -91,9 +130,12 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Invalid(errors) => Self::invalid(errors),
-            StoreError::Closed => {
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, "shutting-down", "Shutting down", "the server is stopping; retry")
-            }
+            StoreError::Closed => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting-down",
+                "Shutting down",
+                "the server is stopping; retry",
+            ),
             other => {
                 tracing::error!(error = %other, "storage failure");
                 Self::new(
@@ -111,7 +153,12 @@ impl From<axum::extract::rejection::BytesRejection> for ApiError {
     fn from(e: axum::extract::rejection::BytesRejection) -> Self {
         let status = e.status();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
-            Self::new(status, "body-too-large", "Body too large", "the request body exceeds server.max_body_bytes")
+            Self::new(
+                status,
+                "body-too-large",
+                "Body too large",
+                "the request body exceeds server.max_body_bytes",
+            )
         } else {
             Self::new(status, "unreadable-body", "Unreadable body", e.body_text())
         }
@@ -135,21 +182,42 @@ impl IntoResponse for ApiError {
             accepted: self.accepted,
         };
         let json = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
-        (self.status, [(header::CONTENT_TYPE, "application/problem+json")], json).into_response()
+        (
+            self.status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            json,
+        )
+            .into_response()
     }
 }
 
 pub(crate) fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("handler panicked; answered 500");
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "an internal error occurred")
-        .into_response()
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "Internal error",
+        "an internal error occurred",
+    )
+    .into_response()
 }
 
 pub(crate) async fn timeout_response(err: tower::BoxError) -> Response {
     if err.is::<tower::timeout::error::Elapsed>() {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", "Request timed out", "the request took longer than server.request_timeout_ms")
-            .into_response()
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            "Request timed out",
+            "the request took longer than server.request_timeout_ms",
+        )
+        .into_response()
     } else {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", err.to_string()).into_response()
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            err.to_string(),
+        )
+        .into_response()
     }
 }

@@ -81,7 +81,10 @@ pub fn app(state: AppState) -> Router {
         }),
     )
     .fallback(routes::not_found)
-    .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        metrics::track,
+    ))
     .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
     .layer(
         ServiceBuilder::new()
@@ -101,7 +104,9 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Resolves on SIGTERM or Ctrl-C: the signals a process manager sends to stop a server.

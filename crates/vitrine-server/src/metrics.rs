@@ -7,7 +7,9 @@ use axum::{
     middleware::Next,
     response::Response,
 };
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
 use std::time::Instant;
 
 /// All instruments of one server.
@@ -26,23 +28,38 @@ impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new();
         let requests = IntCounterVec::new(
-            Opts::new("vitrine_http_requests_total", "HTTP requests by method, route and status"),
+            Opts::new(
+                "vitrine_http_requests_total",
+                "HTTP requests by method, route and status",
+            ),
             &["method", "route", "status"],
         )
         .expect("static metric definition");
         let latency = HistogramVec::new(
-            HistogramOpts::new("vitrine_http_request_duration_seconds", "HTTP request latency by method and route")
-                .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+            HistogramOpts::new(
+                "vitrine_http_request_duration_seconds",
+                "HTTP request latency by method and route",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                10.0,
+            ]),
             &["method", "route"],
         )
         .expect("static metric definition");
         let events = IntCounterVec::new(
-            Opts::new("vitrine_events_ingested_total", "Events received over HTTP by outcome"),
+            Opts::new(
+                "vitrine_events_ingested_total",
+                "Events received over HTTP by outcome",
+            ),
             &["outcome"],
         )
         .expect("static metric definition");
         let products = IntCounterVec::new(
-            Opts::new("vitrine_products_ingested_total", "Products received over HTTP by outcome"),
+            Opts::new(
+                "vitrine_products_ingested_total",
+                "Products received over HTTP by outcome",
+            ),
             &["outcome"],
         )
         .expect("static metric definition");
@@ -50,7 +67,13 @@ impl Metrics {
             let _ = registry.register(Box::new(c.clone()));
         }
         let _ = registry.register(Box::new(latency.clone()));
-        Self { registry, requests, latency, events, products }
+        Self {
+            registry,
+            requests,
+            latency,
+            events,
+            products,
+        }
     }
 
     /// Text exposition format for `/metrics`.
@@ -77,7 +100,11 @@ pub(crate) async fn track(State(state): State<AppState>, req: Request, next: Nex
     let started = Instant::now();
     let response = next.run(req).await;
     let m = &state.metrics;
-    m.latency.with_label_values(&[&method, &route]).observe(started.elapsed().as_secs_f64());
-    m.requests.with_label_values(&[&method, &route, response.status().as_str()]).inc();
+    m.latency
+        .with_label_values(&[&method, &route])
+        .observe(started.elapsed().as_secs_f64());
+    m.requests
+        .with_label_values(&[&method, &route, response.status().as_str()])
+        .inc();
     response
 }

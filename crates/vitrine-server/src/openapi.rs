@@ -10,6 +10,10 @@ use utoipa::OpenApi;
         description = "Self-hosted AI engine for online stores: catalog, events, and (in later versions) search, \
                        recommendations and generated copy. Errors are application/problem+json (RFC 9457).",
     ),
-    components(schemas(crate::error::Problem, vitrine_core::RecordError, vitrine_core::FieldError))
+    components(schemas(
+        crate::error::Problem,
+        vitrine_core::RecordError,
+        vitrine_core::FieldError
+    ))
 )]
 pub struct ApiDoc;

@@ -23,36 +23,68 @@ impl Drop for Server {
 
 async fn start(config: ServerConfig) -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("api.db"), StoreOptions::default()).await.unwrap();
-    let state = AppState { store: Arc::new(store) as Arc<dyn Store>, config: Arc::new(config), metrics: Arc::new(Metrics::new()) };
+    let store = SqliteStore::open(&dir.path().join("api.db"), StoreOptions::default())
+        .await
+        .unwrap();
+    let state = AppState {
+        store: Arc::new(store) as Arc<dyn Store>,
+        config: Arc::new(config),
+        metrics: Arc::new(Metrics::new()),
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel();
     tokio::spawn(vitrine_server::serve(listener, state, async {
         let _ = rx.await;
     }));
-    Server { base, client: Client::new(), _dir: dir, stop: Some(tx) }
+    Server {
+        base,
+        client: Client::new(),
+        _dir: dir,
+        stop: Some(tx),
+    }
 }
 
 impl Server {
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Vec<u8>>) -> (StatusCode, String, Value) {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> (StatusCode, String, Value) {
         let mut req = self.client.request(method, format!("{}{path}", self.base));
         if let Some(b) = body {
             req = req.header("content-type", "application/json").body(b);
         }
         let resp = req.send().await.unwrap();
         let status = resp.status();
-        let ctype = resp.headers().get("content-type").map(|v| v.to_str().unwrap_or("").to_string()).unwrap_or_default();
-        assert!(resp.headers().contains_key("x-request-id"), "every response carries a request id");
+        let ctype = resp
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap_or("").to_string())
+            .unwrap_or_default();
+        assert!(
+            resp.headers().contains_key("x-request-id"),
+            "every response carries a request id"
+        );
         let text = resp.text().await.unwrap();
-        (status, ctype, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            ctype,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
     async fn get(&self, path: &str) -> (StatusCode, Value) {
         let (s, _, v) = self.send(reqwest::Method::GET, path, None).await;
         (s, v)
     }
     async fn post(&self, path: &str, body: Value) -> (StatusCode, String, Value) {
-        self.send(reqwest::Method::POST, path, Some(serde_json::to_vec(&body).unwrap())).await
+        self.send(
+            reqwest::Method::POST,
+            path,
+            Some(serde_json::to_vec(&body).unwrap()),
+        )
+        .await
     }
 }
 
@@ -73,25 +105,44 @@ async fn product_lifecycle_create_patch_archive_history() {
     assert_eq!(p["price"], "99.9");
     assert_eq!(p["attributes"]["waterproof"], true);
 
-    let (st, _, patched) =
-        s.send(reqwest::Method::PATCH, "/v1/products/A1", Some(br#"{"price": "79.90", "quantity": 0}"#.to_vec())).await;
+    let (st, _, patched) = s
+        .send(
+            reqwest::Method::PATCH,
+            "/v1/products/A1",
+            Some(br#"{"price": "79.90", "quantity": 0}"#.to_vec()),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK, "{patched}");
     assert_eq!(patched["product"]["inventory"]["quantity"], 0);
     let (_, h) = s.get("/v1/products/A1/history").await;
     assert_eq!(h["prices"].as_array().unwrap().len(), 2);
-    let (st, at) = s.get("/v1/products/A1/history?at=2000-01-01T00:00:00Z").await;
+    let (st, at) = s
+        .get("/v1/products/A1/history?at=2000-01-01T00:00:00Z")
+        .await;
     assert_eq!(st, StatusCode::OK);
     assert!(at["price"].is_null(), "nothing was in force in 2000: {at}");
 
-    let (st, _, bad) = s.send(reqwest::Method::PATCH, "/v1/products/A1", Some(br#"{"sale_price": 500}"#.to_vec())).await;
+    let (st, _, bad) = s
+        .send(
+            reqwest::Method::PATCH,
+            "/v1/products/A1",
+            Some(br#"{"sale_price": 500}"#.to_vec()),
+        )
+        .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(bad["errors"][0]["errors"][0]["field"], "sale_price");
 
-    let (st, _, archived) = s.send(reqwest::Method::DELETE, "/v1/products/A1", None).await;
+    let (st, _, archived) = s
+        .send(reqwest::Method::DELETE, "/v1/products/A1", None)
+        .await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(archived["product"]["status"], "archived");
     let (st, _, mismatch) = s
-        .send(reqwest::Method::PUT, "/v1/products/OTHER", Some(serde_json::to_vec(&product("A1", "1")).unwrap()))
+        .send(
+            reqwest::Method::PUT,
+            "/v1/products/OTHER",
+            Some(serde_json::to_vec(&product("A1", "1")).unwrap()),
+        )
         .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{mismatch}");
     assert_eq!(s.get("/v1/products/NOPE").await.0, StatusCode::NOT_FOUND);
@@ -112,10 +163,22 @@ async fn batch_keeps_good_products_and_reports_bad_ones_by_index() {
     assert_eq!(ctype, "application/problem+json");
     assert_eq!(body["accepted"]["changed"], 2);
     let errs = body["errors"].as_array().unwrap();
-    let located: Vec<(u64, &str)> =
-        errs.iter().map(|e| (e["location"].as_u64().unwrap(), e["errors"][0]["field"].as_str().unwrap())).collect();
-    assert_eq!(located, vec![(1, "price"), (2, "currency"), (3, "inventory.quantity")]);
-    let (_, list) = s.get("/v1/products?category=Footwear%20%3E%20Men&limit=10").await;
+    let located: Vec<(u64, &str)> = errs
+        .iter()
+        .map(|e| {
+            (
+                e["location"].as_u64().unwrap(),
+                e["errors"][0]["field"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        located,
+        vec![(1, "price"), (2, "currency"), (3, "inventory.quantity")]
+    );
+    let (_, list) = s
+        .get("/v1/products?category=Footwear%20%3E%20Men&limit=10")
+        .await;
     assert_eq!(list["total"], 2);
 }
 
@@ -131,10 +194,16 @@ async fn events_are_durable_idempotent_and_flag_unknown_products() {
     ]);
     let (st, _, body) = s.post("/v1/events", events.clone()).await;
     assert_eq!(st, StatusCode::OK, "{body}");
-    assert_eq!((body["stored"].as_u64(), body["unknown_product"].as_u64()), (Some(3), Some(1)));
+    assert_eq!(
+        (body["stored"].as_u64(), body["unknown_product"].as_u64()),
+        (Some(3), Some(1))
+    );
     let (st, _, again) = s.post("/v1/events", events).await;
     assert_eq!(st, StatusCode::OK);
-    assert_eq!((again["stored"].as_u64(), again["duplicates"].as_u64()), (Some(0), Some(3)));
+    assert_eq!(
+        (again["stored"].as_u64(), again["duplicates"].as_u64()),
+        (Some(0), Some(3))
+    );
     let (_, e) = s.get("/v1/events/e3").await;
     assert_eq!(e["unknown_product"], true);
     let (_, e) = s.get("/v1/events/e2").await;
@@ -145,31 +214,66 @@ async fn events_are_durable_idempotent_and_flag_unknown_products() {
     assert_eq!(user_events.as_array().unwrap().len(), 1);
     let (st, _, erased) = s.send(reqwest::Method::DELETE, "/v1/users/u1", None).await;
     assert_eq!(st, StatusCode::OK);
-    assert_eq!(erased["events_deleted"], 3, "the user's event and their session's anonymous events");
+    assert_eq!(
+        erased["events_deleted"], 3,
+        "the user's event and their session's anonymous events"
+    );
     assert_eq!(s.get("/v1/events/e1").await.0, StatusCode::NOT_FOUND);
 
     let (_, metrics) = s.get("/metrics").await;
     let text = metrics.as_str().unwrap();
-    assert!(text.contains(r#"vitrine_events_ingested_total{outcome="stored"} 3"#), "{text}");
+    assert!(
+        text.contains(r#"vitrine_events_ingested_total{outcome="stored"} 3"#),
+        "{text}"
+    );
     assert!(text.contains(r#"vitrine_events_ingested_total{outcome="duplicate"} 3"#));
     assert!(text.contains("vitrine_http_request_duration_seconds_bucket"));
 }
 
 #[tokio::test]
 async fn every_kind_of_bad_input_gets_a_clear_problem_never_a_500() {
-    let s = start(ServerConfig { max_body_bytes: 64 * 1024, max_events_per_request: 1000, ..Default::default() }).await;
+    let s = start(ServerConfig {
+        max_body_bytes: 64 * 1024,
+        max_events_per_request: 1000,
+        ..Default::default()
+    })
+    .await;
     let cases: Vec<(&str, Vec<u8>, StatusCode, &str)> = vec![
-        ("malformed JSON", b"[{\"event_id\": ".to_vec(), StatusCode::BAD_REQUEST, "malformed"),
-        ("invalid UTF-8", b"[{\"event_id\": \"\xff\xfe\"}]".to_vec(), StatusCode::BAD_REQUEST, "UTF-8"),
-        ("not an array", b"42".to_vec(), StatusCode::BAD_REQUEST, "array"),
+        (
+            "malformed JSON",
+            b"[{\"event_id\": ".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            "invalid UTF-8",
+            b"[{\"event_id\": \"\xff\xfe\"}]".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "UTF-8",
+        ),
+        (
+            "not an array",
+            b"42".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "array",
+        ),
         ("empty", b"[]".to_vec(), StatusCode::BAD_REQUEST, "empty"),
         (
             "too many",
-            serde_json::to_vec(&vec![json!({"event_id":"x","type":"view","session_id":"s","product_id":"p"}); 1001]).unwrap(),
+            serde_json::to_vec(&vec![
+                json!({"event_id":"x","type":"view","session_id":"s","product_id":"p"});
+                1001
+            ])
+            .unwrap(),
             StatusCode::PAYLOAD_TOO_LARGE,
             "",
         ),
-        ("oversize body", vec![b' '; 100 * 1024], StatusCode::PAYLOAD_TOO_LARGE, "max_body_bytes"),
+        (
+            "oversize body",
+            vec![b' '; 100 * 1024],
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "max_body_bytes",
+        ),
         (
             "wrong types",
             br#"[{"event_id": 5, "type": "view", "session_id": "s", "product_id": "p"}]"#.to_vec(),
@@ -178,7 +282,9 @@ async fn every_kind_of_bad_input_gets_a_clear_problem_never_a_500() {
         ),
     ];
     for (name, body, status, needle) in cases {
-        let (st, ctype, v) = s.send(reqwest::Method::POST, "/v1/events", Some(body)).await;
+        let (st, ctype, v) = s
+            .send(reqwest::Method::POST, "/v1/events", Some(body))
+            .await;
         assert_eq!(st, status, "{name}: {v}");
         assert_eq!(ctype, "application/problem+json", "{name}");
         assert!(v.to_string().contains(needle), "{name}: {v}");
@@ -209,8 +315,14 @@ async fn every_kind_of_bad_input_gets_a_clear_problem_never_a_500() {
             })
             .collect();
         for path in ["/v1/events", "/v1/products", "/v1/products/batch"] {
-            let (st, _, v) = s.send(reqwest::Method::POST, path, Some(body.clone())).await;
-            assert!(st.is_client_error() || st.is_success(), "{path} answered {st} to {:?}: {v}", String::from_utf8_lossy(&body));
+            let (st, _, v) = s
+                .send(reqwest::Method::POST, path, Some(body.clone()))
+                .await;
+            assert!(
+                st.is_client_error() || st.is_success(),
+                "{path} answered {st} to {:?}: {v}",
+                String::from_utf8_lossy(&body)
+            );
         }
     }
 }
@@ -222,7 +334,16 @@ async fn health_ready_and_openapi_describe_the_service() {
     assert_eq!(s.get("/ready").await.0, StatusCode::OK);
     let (st, spec) = s.get("/openapi.json").await;
     assert_eq!(st, StatusCode::OK);
-    for path in ["/v1/events", "/v1/products", "/v1/products/{id}", "/v1/users/{id}", "/metrics"] {
-        assert!(spec["paths"].get(path).is_some(), "{path} missing from OpenAPI");
+    for path in [
+        "/v1/events",
+        "/v1/products",
+        "/v1/products/{id}",
+        "/v1/users/{id}",
+        "/metrics",
+    ] {
+        assert!(
+            spec["paths"].get(path).is_some(),
+            "{path} missing from OpenAPI"
+        );
     }
 }

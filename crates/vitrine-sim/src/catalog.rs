@@ -60,12 +60,24 @@ pub fn product(seed: u64, i: u64, now: DateTime<Utc>) -> (Product, ItemTruth) {
 
     let roll: f64 = rng.gen();
     let inventory = if roll < 0.06 {
-        Inventory { quantity: 0, backorder: false, restock_date: None }
+        Inventory {
+            quantity: 0,
+            backorder: false,
+            restock_date: None,
+        }
     } else if roll < 0.10 {
         let days = rng.gen_range(3..30);
-        Inventory { quantity: 0, backorder: true, restock_date: Some((now + Duration::days(days)).date_naive()) }
+        Inventory {
+            quantity: 0,
+            backorder: true,
+            restock_date: Some((now + Duration::days(days)).date_naive()),
+        }
     } else {
-        Inventory { quantity: rng.gen_range(1..250), backorder: false, restock_date: None }
+        Inventory {
+            quantity: rng.gen_range(1..250),
+            backorder: false,
+            restock_date: None,
+        }
     };
 
     let brand = brands[brand_idx];
@@ -74,9 +86,16 @@ pub fn product(seed: u64, i: u64, now: DateTime<Utc>) -> (Product, ItemTruth) {
         Some("women") => "Women's ",
         _ => "",
     };
-    let title = format!("{brand} {gender_word}{} {} {noun}", title_case(colour), title_case(material));
+    let title = format!(
+        "{brand} {gender_word}{} {} {noun}",
+        title_case(colour),
+        title_case(material)
+    );
     let mut sentences = vec![
-        format!("A {style} {} in {colour} {material}, made for {use_case}.", noun.to_lowercase()),
+        format!(
+            "A {style} {} in {colour} {material}, made for {use_case}.",
+            noun.to_lowercase()
+        ),
         format!("Designed by {brand} for {season} wear and easy care."),
     ];
     if waterproof {
@@ -91,7 +110,10 @@ pub fn product(seed: u64, i: u64, now: DateTime<Utc>) -> (Product, ItemTruth) {
     attributes.insert("season".into(), AttributeValue::Text(season.into()));
     attributes.insert("use_case".into(), AttributeValue::Text(use_case.into()));
     if !leaf.sizes.is_empty() {
-        attributes.insert("size".into(), AttributeValue::List(leaf.sizes.iter().map(|s| s.to_string()).collect()));
+        attributes.insert(
+            "size".into(),
+            AttributeValue::List(leaf.sizes.iter().map(|s| s.to_string()).collect()),
+        );
     }
     if let Some(g) = leaf.gender {
         attributes.insert("gender".into(), AttributeValue::Text(g.into()));
@@ -101,7 +123,10 @@ pub fn product(seed: u64, i: u64, now: DateTime<Utc>) -> (Product, ItemTruth) {
     }
     attributes.insert(
         "weight".into(),
-        AttributeValue::Number { value: (rng.gen_range(50..3000) as f64) / 1000.0, unit: Some("kg".into()) },
+        AttributeValue::Number {
+            value: (rng.gen_range(50..3000) as f64) / 1000.0,
+            unit: Some("kg".into()),
+        },
     );
     let id = format!("SKU-{i:07}");
     let quality: f64 = {
@@ -172,7 +197,7 @@ mod tests {
         assert_ne!(a, c);
         for i in 0..500 {
             let (p, t) = product(1, i, now);
-            assert!(p.sale_price.map_or(true, |s| s <= p.price), "{p:?}");
+            assert!(p.sale_price.is_none_or(|s| s <= p.price), "{p:?}");
             assert!(p.unit_cost.unwrap() < p.price);
             assert!(p.inventory.quantity >= 0);
             assert!(t.return_rate > 0.0 && t.return_rate < 1.0);

@@ -78,8 +78,16 @@ impl DemoStore {
             items.push(t);
         }
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed.wrapping_add(1));
-        let shoppers = (0..config.shoppers).map(|i| ShopperTruth::generate(i, &mut rng)).collect();
-        Self { config, products, items, shoppers, by_leaf }
+        let shoppers = (0..config.shoppers)
+            .map(|i| ShopperTruth::generate(i, &mut rng))
+            .collect();
+        Self {
+            config,
+            products,
+            items,
+            shoppers,
+            by_leaf,
+        }
     }
 
     /// Index of a product by SKU (`SKU-0000042` → 42), for agents given ids.
@@ -108,7 +116,11 @@ impl DemoStore {
         let mut summary = ResponseSummary::default();
         let mut t = at;
         let mut events = Vec::new();
-        let emit = |events: &mut Vec<Event>, ty: EventType, ids: Vec<String>, at: DateTime<Utc>, rng: &mut ChaCha8Rng| {
+        let emit = |events: &mut Vec<Event>,
+                    ty: EventType,
+                    ids: Vec<String>,
+                    at: DateTime<Utc>,
+                    rng: &mut ChaCha8Rng| {
             events.push(Event {
                 event_id: format!("ev-{:016x}", rng.gen::<u64>()),
                 event_type: ty,
@@ -123,7 +135,12 @@ impl DemoStore {
                 query: None,
                 rating: None,
                 review: None,
-                context: EventContext { device: Some(s.device.into()), channel: Some("web".into()), region: None, referrer: None },
+                context: EventContext {
+                    device: Some(s.device.into()),
+                    channel: Some("web".into()),
+                    region: None,
+                    referrer: None,
+                },
                 timestamp: at,
             });
             events.len() - 1
@@ -144,7 +161,13 @@ impl DemoStore {
             let k = emit(&mut events, EventType::Click, vec![id.clone()], t, rng);
             events[k].position = Some(pos as u32);
             summary.clicks += 1;
-            emit(&mut events, EventType::View, vec![id.clone()], t + Duration::seconds(1), rng);
+            emit(
+                &mut events,
+                EventType::View,
+                vec![id.clone()],
+                t + Duration::seconds(1),
+                rng,
+            );
             let truth = &self.items[item];
             if !truth.available || !rng.gen_bool(sigmoid(u - 0.8).clamp(0.0, 1.0)) {
                 continue;
@@ -155,7 +178,13 @@ impl DemoStore {
             summary.carts += 1;
             if !rng.gen_bool(sigmoid(u + 0.2).clamp(0.0, 1.0)) {
                 if rng.gen_bool(0.4) {
-                    let k = emit(&mut events, EventType::RemoveFromCart, vec![id.clone()], t + Duration::minutes(3), rng);
+                    let k = emit(
+                        &mut events,
+                        EventType::RemoveFromCart,
+                        vec![id.clone()],
+                        t + Duration::minutes(3),
+                        rng,
+                    );
                     events[k].quantity = Some(1);
                 }
                 continue;
@@ -169,7 +198,13 @@ impl DemoStore {
             summary.purchases += 1;
             let returned = rng.gen_bool((truth.return_rate * s.return_propensity).clamp(0.0, 0.95));
             if returned {
-                let k = emit(&mut events, EventType::Return, vec![id.clone()], t + Duration::days(rng.gen_range(2..14)), rng);
+                let k = emit(
+                    &mut events,
+                    EventType::Return,
+                    vec![id.clone()],
+                    t + Duration::days(rng.gen_range(2..14)),
+                    rng,
+                );
                 events[k].quantity = Some(1);
                 events[k].price = Some(price);
                 events[k].currency = usd;
@@ -178,8 +213,18 @@ impl DemoStore {
                 summary.kept_margin += truth.margin;
             }
             if rng.gen_bool(0.15) {
-                let rating = if returned { 1 + rng.gen_range(0..2) } else { (3.0 + u.clamp(-2.0, 2.0)).round().clamp(1.0, 5.0) as u8 };
-                let k = emit(&mut events, EventType::Review, vec![id], t + Duration::days(rng.gen_range(3..20)), rng);
+                let rating = if returned {
+                    1 + rng.gen_range(0..2)
+                } else {
+                    (3.0 + u.clamp(-2.0, 2.0)).round().clamp(1.0, 5.0) as u8
+                };
+                let k = emit(
+                    &mut events,
+                    EventType::Review,
+                    vec![id],
+                    t + Duration::days(rng.gen_range(3..20)),
+                    rng,
+                );
                 events[k].rating = Some(rating);
                 events[k].review = Some(review_text(rating).into());
             }
@@ -190,8 +235,11 @@ impl DemoStore {
     /// One day of organic browsing (category pages and searches in the shop's default order) for every
     /// shopper who visits that day. `day` counts from 0 = `config.days` days before `config.now`.
     pub fn simulate_day(&self, day: u32) -> Vec<Event> {
-        let mut rng = ChaCha8Rng::seed_from_u64(self.config.seed ^ (u64::from(day) + 1).wrapping_mul(0xa076_1d64_78bd_642f));
-        let day_start = self.config.now - Duration::days(i64::from(self.config.days.saturating_sub(day)));
+        let mut rng = ChaCha8Rng::seed_from_u64(
+            self.config.seed ^ (u64::from(day) + 1).wrapping_mul(0xa076_1d64_78bd_642f),
+        );
+        let day_start =
+            self.config.now - Duration::days(i64::from(self.config.days.saturating_sub(day)));
         let mut events = Vec::new();
         for (si, s) in self.shoppers.iter().enumerate() {
             let visits = poisson(s.visits_per_day, &mut rng);
@@ -222,14 +270,24 @@ impl DemoStore {
                             query: Some(format!("{colour} {}", noun.to_lowercase())),
                             rating: None,
                             review: None,
-                            context: EventContext { device: Some(s.device.into()), channel: Some("web".into()), region: None, referrer: None },
+                            context: EventContext {
+                                device: Some(s.device.into()),
+                                channel: Some("web".into()),
+                                region: None,
+                                referrer: None,
+                            },
                             timestamp: at,
                         });
                     }
-                    let mut shown: Vec<usize> = pool.choose_multiple(&mut rng, pool.len().min(20)).copied().collect();
+                    let mut shown: Vec<usize> = pool
+                        .choose_multiple(&mut rng, pool.len().min(20))
+                        .copied()
+                        .collect();
                     shown.shuffle(&mut rng);
-                    let (mut page_events, _) = self.respond(si, &session, &shown, &request_id, at, &mut rng);
-                    at = page_events.iter().map(|e| e.timestamp).max().unwrap_or(at) + Duration::seconds(30);
+                    let (mut page_events, _) =
+                        self.respond(si, &session, &shown, &request_id, at, &mut rng);
+                    at = page_events.iter().map(|e| e.timestamp).max().unwrap_or(at)
+                        + Duration::seconds(30);
                     events.append(&mut page_events);
                 }
             }
@@ -297,8 +355,18 @@ mod tests {
         let a = store().simulate_day(1);
         let b = store().simulate_day(1);
         assert_eq!(a, b);
-        let kinds: std::collections::HashSet<_> = (0..3).flat_map(|d| store().simulate_day(d)).map(|e| e.event_type).collect();
-        for k in [EventType::Impression, EventType::Click, EventType::View, EventType::AddToCart, EventType::Purchase, EventType::Search] {
+        let kinds: std::collections::HashSet<_> = (0..3)
+            .flat_map(|d| store().simulate_day(d))
+            .map(|e| e.event_type)
+            .collect();
+        for k in [
+            EventType::Impression,
+            EventType::Click,
+            EventType::View,
+            EventType::AddToCart,
+            EventType::Purchase,
+            EventType::Search,
+        ] {
             assert!(kinds.contains(&k), "no {k:?} events");
         }
     }
@@ -314,11 +382,21 @@ mod tests {
             let mut order: Vec<usize> = (0..s.products.len()).collect();
             order.sort_by(|&a, &b| s.utility(shopper, b).total_cmp(&s.utility(shopper, a)));
             let (_, best) = s.respond(shopper, "x", &order[..20], "r", s.config.now, &mut rng);
-            let (_, worst) = s.respond(shopper, "x", &order[order.len() - 20..], "r", s.config.now, &mut rng);
+            let (_, worst) = s.respond(
+                shopper,
+                "x",
+                &order[order.len() - 20..],
+                "r",
+                s.config.now,
+                &mut rng,
+            );
             best_clicks += best.clicks;
             worst_clicks += worst.clicks;
         }
-        assert!(best_clicks > 3 * worst_clicks.max(1), "best {best_clicks} vs worst {worst_clicks}");
+        assert!(
+            best_clicks > 3 * worst_clicks.max(1),
+            "best {best_clicks} vs worst {worst_clicks}"
+        );
     }
 
     #[test]
@@ -327,7 +405,9 @@ mod tests {
         for e in s.simulate_day(0) {
             let json = serde_json::to_string(&e).unwrap();
             let input: vitrine_core::EventInput = serde_json::from_str(&json).unwrap();
-            input.validate(s.config.now).unwrap_or_else(|errs| panic!("{errs:?} in {json}"));
+            input
+                .validate(s.config.now)
+                .unwrap_or_else(|errs| panic!("{errs:?} in {json}"));
         }
     }
 }

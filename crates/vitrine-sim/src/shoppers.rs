@@ -33,7 +33,9 @@ pub struct ShopperTruth {
 impl ShopperTruth {
     /// Draws a shopper; each has a handful of strong category interests, like real customers.
     pub fn generate(index: usize, rng: &mut ChaCha8Rng) -> Self {
-        let mut affinity: Vec<f64> = (0..LEAVES.len()).map(|_| rng.gen::<f64>().powi(6)).collect();
+        let mut affinity: Vec<f64> = (0..LEAVES.len())
+            .map(|_| rng.gen::<f64>().powi(6))
+            .collect();
         for _ in 0..2 {
             let strong = rng.gen_range(0..LEAVES.len());
             affinity[strong] += 1.0;
@@ -55,18 +57,39 @@ impl ShopperTruth {
             favourite_brands,
             favourite_colours,
             visits_per_day: 0.15 + rng.gen::<f64>() * 0.6,
-            return_propensity: if rng.gen_bool(0.1) { 2.5 } else { 0.6 + rng.gen::<f64>() * 0.6 },
-            device: if rng.gen_bool(0.6) { "mobile" } else { "desktop" },
+            return_propensity: if rng.gen_bool(0.1) {
+                2.5
+            } else {
+                0.6 + rng.gen::<f64>() * 0.6
+            },
+            device: if rng.gen_bool(0.6) {
+                "mobile"
+            } else {
+                "desktop"
+            },
         }
     }
 
     /// Ground-truth utility of an item for this shopper: higher means more likely to click and buy.
     pub fn utility(&self, item: &ItemTruth) -> f64 {
         let leaf = &LEAVES[item.leaf];
-        let dept = BRANDS.iter().position(|(d, _)| *d == leaf.path[0]).unwrap_or(0);
-        let affinity = (self.leaf_affinity[item.leaf] * LEAVES.len() as f64).ln().max(-3.0);
-        let brand = if self.favourite_brands.contains(&(dept, item.brand)) { 0.8 } else { 0.0 };
-        let colour = if self.favourite_colours.contains(&item.colour) { 0.5 } else { 0.0 };
+        let dept = BRANDS
+            .iter()
+            .position(|(d, _)| *d == leaf.path[0])
+            .unwrap_or(0);
+        let affinity = (self.leaf_affinity[item.leaf] * LEAVES.len() as f64)
+            .ln()
+            .max(-3.0);
+        let brand = if self.favourite_brands.contains(&(dept, item.brand)) {
+            0.8
+        } else {
+            0.0
+        };
+        let colour = if self.favourite_colours.contains(&item.colour) {
+            0.5
+        } else {
+            0.0
+        };
         let price = -self.price_sensitivity * (item.price / leaf.median_price).ln() * 1.5;
         affinity + brand + colour + price + 0.6 * item.quality
     }

@@ -27,6 +27,9 @@ pub enum StoreError {
 
 impl StoreError {
     pub(crate) fn corrupt(what: impl Into<String>, detail: impl ToString) -> Self {
-        Self::Corrupt { what: what.into(), detail: detail.to_string() }
+        Self::Corrupt {
+            what: what.into(),
+            detail: detail.to_string(),
+        }
     }
 }

@@ -7,12 +7,18 @@ use std::process::{Command, Output};
 
 pub fn vitrine() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_vitrine"));
-    c.env("VITRINE_LOG__LEVEL", "warn").env_remove("VITRINE_CONFIG");
+    c.env("VITRINE_LOG__LEVEL", "warn")
+        .env_remove("VITRINE_CONFIG");
     c
 }
 
 pub fn run_ok(args: &[&str], db: &Path) -> Output {
-    let out = vitrine().args(args).arg("--db").arg(db).output().expect("run vitrine");
+    let out = vitrine()
+        .args(args)
+        .arg("--db")
+        .arg(db)
+        .output()
+        .expect("run vitrine");
     assert!(
         out.status.success(),
         "vitrine {args:?} failed:\nstdout: {}\nstderr: {}",
@@ -42,5 +48,7 @@ pub fn dataset(rel: &str) -> Option<PathBuf> {
 }
 
 pub fn repo_file(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(rel)
 }

@@ -44,9 +44,12 @@ pub(crate) async fn post_events(
     let outcome = state.store.append_events(batch.accepted).await?;
     let m = &state.metrics.events;
     m.with_label_values(&["stored"]).inc_by(outcome.stored);
-    m.with_label_values(&["duplicate"]).inc_by(outcome.duplicates);
-    m.with_label_values(&["unknown_product"]).inc_by(outcome.unknown_product);
-    m.with_label_values(&["rejected"]).inc_by(batch.rejected.len() as u64);
+    m.with_label_values(&["duplicate"])
+        .inc_by(outcome.duplicates);
+    m.with_label_values(&["unknown_product"])
+        .inc_by(outcome.unknown_product);
+    m.with_label_values(&["rejected"])
+        .inc_by(batch.rejected.len() as u64);
     let result = IngestResult {
         accepted,
         stored: outcome.stored,
@@ -56,7 +59,10 @@ pub(crate) async fn post_events(
     if batch.rejected.is_empty() {
         Ok(Json(result))
     } else {
-        Err(ApiError::invalid_records(batch.rejected, Some(serde_json::json!(result))))
+        Err(ApiError::invalid_records(
+            batch.rejected,
+            Some(serde_json::json!(result)),
+        ))
     }
 }
 
@@ -67,5 +73,10 @@ pub(crate) async fn get_event(
     State(state): State<AppState>,
     Path(event_id): Path<String>,
 ) -> Result<Json<StoredEvent>, ApiError> {
-    state.store.get_event(&event_id).await?.map(Json).ok_or_else(|| ApiError::not_found(format!("no event {event_id:?}")))
+    state
+        .store
+        .get_event(&event_id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no event {event_id:?}")))
 }

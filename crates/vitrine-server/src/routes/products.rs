@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use vitrine_core::{decimal::parse_decimal, FieldError, Product, ProductInput, ProductPatch};
 use vitrine_ingest::{parse_product_batch, record::product_from_json};
-use vitrine_store::{PatchOutcome, PricePoint, ProductHistory, ProductPage, ProductQuery, StockPoint, VersionCounts};
+use vitrine_store::{
+    PatchOutcome, PricePoint, ProductHistory, ProductPage, ProductQuery, StockPoint, VersionCounts,
+};
 
 /// Result of a product write.
 #[derive(Debug, Serialize, ToSchema)]
@@ -25,23 +27,43 @@ pub(crate) struct WriteResult {
     catalog_version: i64,
 }
 
-async fn write_products(state: &AppState, source: &str, products: &[Product], rejected: u64) -> Result<WriteResult, ApiError> {
+async fn write_products(
+    state: &AppState,
+    source: &str,
+    products: &[Product],
+    rejected: u64,
+) -> Result<WriteResult, ApiError> {
     let version = state.store.begin_catalog_version(source).await?;
     let outcome = state.store.upsert_products(version, products).await?;
     state
         .store
-        .finish_catalog_version(version, VersionCounts { changed: outcome.changed, unchanged: outcome.unchanged, rejected })
+        .finish_catalog_version(
+            version,
+            VersionCounts {
+                changed: outcome.changed,
+                unchanged: outcome.unchanged,
+                rejected,
+            },
+        )
         .await?;
     let m = &state.metrics.products;
     m.with_label_values(&["changed"]).inc_by(outcome.changed);
-    m.with_label_values(&["unchanged"]).inc_by(outcome.unchanged);
+    m.with_label_values(&["unchanged"])
+        .inc_by(outcome.unchanged);
     m.with_label_values(&["rejected"]).inc_by(rejected);
-    Ok(WriteResult { changed: outcome.changed, unchanged: outcome.unchanged, catalog_version: version })
+    Ok(WriteResult {
+        changed: outcome.changed,
+        unchanged: outcome.unchanged,
+        catalog_version: version,
+    })
 }
 
 fn single_product(body: &[u8]) -> Result<Product, ApiError> {
-    let text = std::str::from_utf8(body)
-        .map_err(|e| ApiError::from(vitrine_ingest::BatchError::InvalidUtf8 { offset: e.valid_up_to() }))?;
+    let text = std::str::from_utf8(body).map_err(|e| {
+        ApiError::from(vitrine_ingest::BatchError::InvalidUtf8 {
+            offset: e.valid_up_to(),
+        })
+    })?;
     product_from_json(text, Utc::now()).map_err(|(_, errors)| ApiError::invalid(errors))
 }
 
@@ -53,7 +75,9 @@ pub(crate) async fn create_product(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<WriteResult>, ApiError> {
     let product = single_product(&body?)?;
-    Ok(Json(write_products(&state, "api:upsert", std::slice::from_ref(&product), 0).await?))
+    Ok(Json(
+        write_products(&state, "api:upsert", std::slice::from_ref(&product), 0).await?,
+    ))
 }
 
 /// Upserts up to `max_products_per_request` products; valid ones are stored even when others are rejected.
@@ -71,10 +95,19 @@ pub(crate) async fn batch_products(
         Some(write_products(&state, "api:batch", &batch.accepted, rejected).await?)
     };
     if batch.rejected.is_empty() {
-        return result.map(Json).ok_or_else(|| ApiError::bad_request("the batch is empty"));
+        return result
+            .map(Json)
+            .ok_or_else(|| ApiError::bad_request("the batch is empty"));
     }
-    state.metrics.products.with_label_values(&["rejected"]).inc_by(if result.is_none() { rejected } else { 0 });
-    Err(ApiError::invalid_records(batch.rejected, result.map(|r| serde_json::json!(r))))
+    state
+        .metrics
+        .products
+        .with_label_values(&["rejected"])
+        .inc_by(if result.is_none() { rejected } else { 0 });
+    Err(ApiError::invalid_records(
+        batch.rejected,
+        result.map(|r| serde_json::json!(r)),
+    ))
 }
 
 /// Replaces one product; the body's `id` must match the path (or be the same SKU).
@@ -93,14 +126,24 @@ pub(crate) async fn put_product(
             format!("body id {:?} does not match the path id {id:?}", product.id),
         )]));
     }
-    Ok(Json(write_products(&state, "api:replace", std::slice::from_ref(&product), 0).await?))
+    Ok(Json(
+        write_products(&state, "api:replace", std::slice::from_ref(&product), 0).await?,
+    ))
 }
 
 /// One product.
 #[utoipa::path(get, path = "/v1/products/{id}", tag = "catalog", params(("id" = String, Path, description = "SKU")),
     responses((status = 200, body = Product), (status = 404, body = crate::error::Problem)))]
-pub(crate) async fn get_product(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Product>, ApiError> {
-    state.store.get_product(&id).await?.map(Json).ok_or_else(|| ApiError::not_found(format!("no product {id:?}")))
+pub(crate) async fn get_product(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Product>, ApiError> {
+    state
+        .store
+        .get_product(&id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no product {id:?}")))
 }
 
 /// Partial update: price, sale price, cost, stock, status, title, description. Recorded as a catalog version
@@ -114,9 +157,13 @@ pub(crate) async fn patch_product(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<PatchOutcome>, ApiError> {
     let body = body?;
-    let text = std::str::from_utf8(&body)
-        .map_err(|e| ApiError::from(vitrine_ingest::BatchError::InvalidUtf8 { offset: e.valid_up_to() }))?;
-    let patch: ProductPatch = vitrine_ingest::record::from_json(text).map_err(|e| ApiError::invalid(vec![e]))?;
+    let text = std::str::from_utf8(&body).map_err(|e| {
+        ApiError::from(vitrine_ingest::BatchError::InvalidUtf8 {
+            offset: e.valid_up_to(),
+        })
+    })?;
+    let patch: ProductPatch =
+        vitrine_ingest::record::from_json(text).map_err(|e| ApiError::invalid(vec![e]))?;
     state
         .store
         .patch_product(&id, &patch)
@@ -132,7 +179,10 @@ pub(crate) async fn delete_product(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<PatchOutcome>, ApiError> {
-    let patch = ProductPatch { status: Some("archived".into()), ..Default::default() };
+    let patch = ProductPatch {
+        status: Some("archived".into()),
+        ..Default::default()
+    };
     state
         .store
         .patch_product(&id, &patch)
@@ -173,29 +223,42 @@ pub(crate) async fn list_products(
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<ProductPage>, ApiError> {
     let Query(p) = params?;
-    let price = |name: &str, v: &Option<String>| -> Result<Option<rust_decimal::Decimal>, ApiError> {
-        v.as_deref()
-            .map(|t| {
-                let d = parse_decimal(t).map_err(|e| ApiError::bad_request(format!("{name}: {e}")))?;
-                if d.is_sign_negative() && !d.is_zero() {
-                    return Err(ApiError::bad_request(format!("{name}: must not be negative")));
-                }
-                Ok(d)
-            })
-            .transpose()
-    };
-    let (min_price, max_price) = (price("min_price", &p.min_price)?, price("max_price", &p.max_price)?);
+    let price =
+        |name: &str, v: &Option<String>| -> Result<Option<rust_decimal::Decimal>, ApiError> {
+            v.as_deref()
+                .map(|t| {
+                    let d = parse_decimal(t)
+                        .map_err(|e| ApiError::bad_request(format!("{name}: {e}")))?;
+                    if d.is_sign_negative() && !d.is_zero() {
+                        return Err(ApiError::bad_request(format!(
+                            "{name}: must not be negative"
+                        )));
+                    }
+                    Ok(d)
+                })
+                .transpose()
+        };
+    let (min_price, max_price) = (
+        price("min_price", &p.min_price)?,
+        price("max_price", &p.max_price)?,
+    );
     if let (Some(lo), Some(hi)) = (min_price, max_price) {
         if lo > hi {
-            return Err(ApiError::bad_request(format!("min_price {lo} is above max_price {hi}")));
+            return Err(ApiError::bad_request(format!(
+                "min_price {lo} is above max_price {hi}"
+            )));
         }
     }
     if let Some(s) = &p.status {
-        vitrine_core::ProductStatus::parse(s).map_err(|e| ApiError::bad_request(format!("status: {e}")))?;
+        vitrine_core::ProductStatus::parse(s)
+            .map_err(|e| ApiError::bad_request(format!("status: {e}")))?;
     }
     let limit = p.limit.unwrap_or(50);
     if limit == 0 || limit > state.config.max_page_size {
-        return Err(ApiError::bad_request(format!("limit must be 1 to {}", state.config.max_page_size)));
+        return Err(ApiError::bad_request(format!(
+            "limit must be 1 to {}",
+            state.config.max_page_size
+        )));
     }
     let query = ProductQuery {
         category: p.category,
@@ -253,10 +316,14 @@ pub(crate) async fn product_history(
     };
     let empty = match &answer {
         HistoryAnswer::Full(h) => h.prices.is_empty(),
-        HistoryAnswer::At { price, .. } => price.is_none() && state.store.get_product(&id).await?.is_none(),
+        HistoryAnswer::At { price, .. } => {
+            price.is_none() && state.store.get_product(&id).await?.is_none()
+        }
     };
     if empty {
-        return Err(ApiError::not_found(format!("no history for product {id:?}")));
+        return Err(ApiError::not_found(format!(
+            "no history for product {id:?}"
+        )));
     }
     Ok((StatusCode::OK, Json(answer)))
 }

@@ -13,7 +13,10 @@ use vitrine_store::{ErasureReport, StoredEvent};
 /// profile. Idempotent; the answer says what was deleted.
 #[utoipa::path(delete, path = "/v1/users/{id}", tag = "shoppers", params(("id" = String, Path)),
     responses((status = 200, body = ErasureReport)))]
-pub(crate) async fn erase_user(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ErasureReport>, ApiError> {
+pub(crate) async fn erase_user(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ErasureReport>, ApiError> {
     Ok(Json(state.store.erase_user(&id).await?))
 }
 

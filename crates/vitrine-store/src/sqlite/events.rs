@@ -30,7 +30,10 @@ impl GroupCommitter {
     pub(crate) fn start(pool: SqlitePool, max_group_events: usize) -> Self {
         let (tx, rx) = mpsc::channel::<Job>(1024);
         let handle = tokio::spawn(run(pool, rx, max_group_events));
-        Self { tx: Mutex::new(Some(tx)), done: Mutex::new(Some(handle)) }
+        Self {
+            tx: Mutex::new(Some(tx)),
+            done: Mutex::new(Some(handle)),
+        }
     }
 
     pub(crate) async fn append(&self, events: Vec<Event>) -> Result<AppendOutcome> {
@@ -39,7 +42,10 @@ impl GroupCommitter {
         }
         let sender = self.tx.lock().await.clone().ok_or(StoreError::Closed)?;
         let (reply, answer) = oneshot::channel();
-        sender.send(Job { events, reply }).await.map_err(|_| StoreError::Closed)?;
+        sender
+            .send(Job { events, reply })
+            .await
+            .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -75,7 +81,9 @@ async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<Job>, max_group_events: us
                 tracing::error!(error = %e, "event group commit failed; no event of the group is acknowledged");
                 let msg = e.to_string();
                 for job in group {
-                    let _ = job.reply.send(Err(StoreError::corrupt("event commit", &msg)));
+                    let _ = job
+                        .reply
+                        .send(Err(StoreError::corrupt("event commit", &msg)));
                 }
             }
         }
@@ -100,28 +108,33 @@ async fn write_group(pool: &SqlitePool, group: &[Job]) -> Result<Vec<AppendOutco
                  quantity, price, currency, request_id, position, query, rating, review, context, ts, \
                  received_at, unknown_product) ",
             );
-            qb.push_values(chunk.iter().zip(&unknown_in_chunk), |mut b, (e, unknown)| {
-                let many = (e.product_ids.len() > 1).then(|| serde_json::to_string(&e.product_ids).unwrap_or_default());
-                let context = (!e.context.is_empty()).then(|| serde_json::to_string(&e.context).unwrap_or_default());
-                b.push_bind(&e.event_id)
-                    .push_bind(e.event_type.as_str())
-                    .push_bind(&e.user_id)
-                    .push_bind(&e.session_id)
-                    .push_bind(e.product_ids.first())
-                    .push_bind(many)
-                    .push_bind(e.quantity)
-                    .push_bind(e.price.map(|p| p.to_string()))
-                    .push_bind(e.currency.map(|c| c.to_string()))
-                    .push_bind(&e.request_id)
-                    .push_bind(e.position.map(i64::from))
-                    .push_bind(&e.query)
-                    .push_bind(e.rating.map(i64::from))
-                    .push_bind(&e.review)
-                    .push_bind(context)
-                    .push_bind(e.timestamp.timestamp_millis())
-                    .push_bind(received)
-                    .push_bind(*unknown);
-            });
+            qb.push_values(
+                chunk.iter().zip(&unknown_in_chunk),
+                |mut b, (e, unknown)| {
+                    let many = (e.product_ids.len() > 1)
+                        .then(|| serde_json::to_string(&e.product_ids).unwrap_or_default());
+                    let context = (!e.context.is_empty())
+                        .then(|| serde_json::to_string(&e.context).unwrap_or_default());
+                    b.push_bind(&e.event_id)
+                        .push_bind(e.event_type.as_str())
+                        .push_bind(&e.user_id)
+                        .push_bind(&e.session_id)
+                        .push_bind(e.product_ids.first())
+                        .push_bind(many)
+                        .push_bind(e.quantity)
+                        .push_bind(e.price.map(|p| p.to_string()))
+                        .push_bind(e.currency.map(|c| c.to_string()))
+                        .push_bind(&e.request_id)
+                        .push_bind(e.position.map(i64::from))
+                        .push_bind(&e.query)
+                        .push_bind(e.rating.map(i64::from))
+                        .push_bind(&e.review)
+                        .push_bind(context)
+                        .push_bind(e.timestamp.timestamp_millis())
+                        .push_bind(received)
+                        .push_bind(*unknown);
+                },
+            );
             // RETURNING lists exactly the rows inserted, so duplicates and flags are counted per caller even
             // when two callers in one group send the same event_id.
             qb.push(" RETURNING unknown_product");
@@ -143,7 +156,11 @@ async fn known_products(
 ) -> Result<HashSet<String>> {
     let mut named: Vec<&str> = group
         .iter()
-        .flat_map(|j| j.events.iter().flat_map(|e| e.product_ids.iter().map(String::as_str)))
+        .flat_map(|j| {
+            j.events
+                .iter()
+                .flat_map(|e| e.product_ids.iter().map(String::as_str))
+        })
         .collect();
     named.sort_unstable();
     named.dedup();

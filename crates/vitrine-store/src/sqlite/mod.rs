@@ -9,14 +9,17 @@ mod products;
 mod rows;
 
 use crate::{
-    AppendOutcome, ErasureReport, PatchOutcome, PricePoint, ProductHistory, ProductPage, ProductQuery,
-    Result, StockPoint, Store, StoreError, StoreStats, StoredEvent, UpsertOutcome, VersionCounts,
+    AppendOutcome, ErasureReport, PatchOutcome, PricePoint, ProductHistory, ProductPage,
+    ProductQuery, Result, StockPoint, Store, StoreError, StoreStats, StoredEvent, UpsertOutcome,
+    VersionCounts,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::{stream::BoxStream, StreamExt};
 use sha2::{Digest, Sha256};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use std::{path::Path, str::FromStr, time::Duration};
 use vitrine_core::{Event, Product, ProductPatch};
 
@@ -38,7 +41,11 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { read_connections: 4, busy_timeout: Duration::from_secs(30), max_group_events: 20_000 }
+        Self {
+            read_connections: 4,
+            busy_timeout: Duration::from_secs(30),
+            max_group_events: 20_000,
+        }
     }
 }
 
@@ -58,7 +65,10 @@ async fn checkpointer(pool: SqlitePool) {
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     loop {
         tick.tick().await;
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
             tracing::warn!(error = %e, "background WAL checkpoint failed");
         }
     }
@@ -73,7 +83,8 @@ impl SqliteStore {
     pub async fn open(path: &Path, options: StoreOptions) -> Result<Self> {
         if let Some(parent) = path.parent() {
             if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
             }
         }
         let url = format!("sqlite://{}", path.display());
@@ -99,16 +110,27 @@ impl SqliteStore {
             .connect_with(connect.clone().read_only(true))
             .await?;
         let committer = events::GroupCommitter::start(write.clone(), options.max_group_events);
-        let maintenance = SqlitePoolOptions::new().max_connections(1).connect_with(connect).await?;
+        let maintenance = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(connect)
+            .await?;
         let checkpointer = tokio::spawn(checkpointer(maintenance.clone()));
-        Ok(Self { write, read, committer, maintenance, checkpointer })
+        Ok(Self {
+            write,
+            read,
+            committer,
+            maintenance,
+            checkpointer,
+        })
     }
 
     /// Waits for queued event writes to commit, then closes the pools: call on shutdown.
     pub async fn close(&self) {
         self.committer.shutdown().await;
         self.checkpointer.abort();
-        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.maintenance).await;
+        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.maintenance)
+            .await;
         self.maintenance.close().await;
         self.write.close().await;
         self.read.close().await;
@@ -118,12 +140,13 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn begin_catalog_version(&self, source: &str) -> Result<i64> {
-        let (v,): (i64,) =
-            sqlx::query_as("INSERT INTO catalog_versions (created_at, source) VALUES (?, ?) RETURNING version")
-                .bind(now_ms())
-                .bind(source)
-                .fetch_one(&self.write)
-                .await?;
+        let (v,): (i64,) = sqlx::query_as(
+            "INSERT INTO catalog_versions (created_at, source) VALUES (?, ?) RETURNING version",
+        )
+        .bind(now_ms())
+        .bind(source)
+        .fetch_one(&self.write)
+        .await?;
         Ok(v)
     }
 
@@ -175,10 +198,13 @@ impl Store for SqliteStore {
     }
 
     async fn get_event(&self, event_id: &str) -> Result<Option<StoredEvent>> {
-        let row = sqlx::query(&format!("SELECT {} FROM events WHERE event_id = ?", rows::EVENT_COLUMNS))
-            .bind(event_id)
-            .fetch_optional(&self.read)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM events WHERE event_id = ?",
+            rows::EVENT_COLUMNS
+        ))
+        .bind(event_id)
+        .fetch_optional(&self.read)
+        .await?;
         row.map(|r| rows::event_from_row(&r)).transpose()
     }
 
@@ -206,8 +232,11 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        let profiles =
-            sqlx::query("DELETE FROM user_profiles WHERE user_id = ?").bind(user_id).execute(&mut *tx).await?.rows_affected();
+        let profiles = sqlx::query("DELETE FROM user_profiles WHERE user_id = ?")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         let digest = hex(&Sha256::digest(user_id.as_bytes()));
         sqlx::query("INSERT INTO erasures VALUES (?, ?, ?, ?)")
             .bind(digest)
@@ -217,7 +246,10 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(ErasureReport { events_deleted: events, profiles_deleted: profiles })
+        Ok(ErasureReport {
+            events_deleted: events,
+            profiles_deleted: profiles,
+        })
     }
 
     async fn stats(&self) -> Result<StoreStats> {
@@ -241,13 +273,21 @@ impl Store for SqliteStore {
         // whole export (which would stop WAL checkpoints on a busy server).
         let pages = futures::stream::unfold(Some(String::new()), move |after| async move {
             let after = after?;
-            let sql = format!("SELECT {} FROM products WHERE sku > ? ORDER BY sku LIMIT ?", rows::PRODUCT_COLUMNS);
-            let fetched = sqlx::query(&sql).bind(&after).bind(EXPORT_PAGE).fetch_all(&self.read).await;
+            let sql = format!(
+                "SELECT {} FROM products WHERE sku > ? ORDER BY sku LIMIT ?",
+                rows::PRODUCT_COLUMNS
+            );
+            let fetched = sqlx::query(&sql)
+                .bind(&after)
+                .bind(EXPORT_PAGE)
+                .fetch_all(&self.read)
+                .await;
             Some(match fetched {
                 Err(e) => (vec![Err(StoreError::from(e))], None),
                 Ok(rows) => {
                     let next = if rows.len() as i64 == EXPORT_PAGE {
-                        rows.last().and_then(|r| sqlx::Row::try_get::<String, _>(r, "sku").ok())
+                        rows.last()
+                            .and_then(|r| sqlx::Row::try_get::<String, _>(r, "sku").ok())
                     } else {
                         None
                     };
@@ -261,13 +301,21 @@ impl Store for SqliteStore {
     fn stream_events(&self) -> BoxStream<'_, Result<StoredEvent>> {
         let pages = futures::stream::unfold(Some(0i64), move |after| async move {
             let after = after?;
-            let sql = format!("SELECT {} FROM events WHERE seq > ? ORDER BY seq LIMIT ?", rows::EVENT_COLUMNS);
-            let fetched = sqlx::query(&sql).bind(after).bind(EXPORT_PAGE).fetch_all(&self.read).await;
+            let sql = format!(
+                "SELECT {} FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+                rows::EVENT_COLUMNS
+            );
+            let fetched = sqlx::query(&sql)
+                .bind(after)
+                .bind(EXPORT_PAGE)
+                .fetch_all(&self.read)
+                .await;
             Some(match fetched {
                 Err(e) => (vec![Err(StoreError::from(e))], None),
                 Ok(rows) => {
                     let next = if rows.len() as i64 == EXPORT_PAGE {
-                        rows.last().and_then(|r| sqlx::Row::try_get::<i64, _>(r, "seq").ok())
+                        rows.last()
+                            .and_then(|r| sqlx::Row::try_get::<i64, _>(r, "seq").ok())
                     } else {
                         None
                     };

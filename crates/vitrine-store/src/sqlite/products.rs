@@ -3,8 +3,8 @@
 
 use super::{now_ms, rows, SqliteStore};
 use crate::{
-    PatchOutcome, PricePoint, ProductHistory, ProductPage, ProductQuery, Result, StockPoint, StoreError,
-    UpsertOutcome,
+    PatchOutcome, PricePoint, ProductHistory, ProductPage, ProductQuery, Result, StockPoint,
+    StoreError, UpsertOutcome,
 };
 use chrono::{DateTime, Utc};
 use rust_decimal::prelude::ToPrimitive;
@@ -14,14 +14,21 @@ use vitrine_core::{Product, ProductPatch};
 /// Rows per INSERT statement (22 parameters each).
 const ROWS_PER_STATEMENT: usize = 500;
 
-pub(super) async fn upsert(pool: &SqlitePool, version: i64, items: &[Product]) -> Result<UpsertOutcome> {
+pub(super) async fn upsert(
+    pool: &SqlitePool,
+    version: i64,
+    items: &[Product],
+) -> Result<UpsertOutcome> {
     if items.is_empty() {
         return Ok(UpsertOutcome::default());
     }
     let mut tx = pool.begin().await?;
     let changed = upsert_rows(&mut tx, version, items).await?;
     tx.commit().await?;
-    Ok(UpsertOutcome { changed, unchanged: items.len() as u64 - changed })
+    Ok(UpsertOutcome {
+        changed,
+        unchanged: items.len() as u64 - changed,
+    })
 }
 
 /// Writes products on an open connection/transaction; returns how many were inserted or changed.
@@ -76,18 +83,30 @@ async fn upsert_rows(conn: &mut SqliteConnection, version: i64, items: &[Product
 
 /// Read-modify-write in one write transaction, so a concurrent price PATCH and stock PATCH of the same
 /// product both land instead of one silently overwriting the other.
-pub(super) async fn patch(store: &SqliteStore, id: &str, patch: &ProductPatch) -> Result<Option<PatchOutcome>> {
+pub(super) async fn patch(
+    store: &SqliteStore,
+    id: &str,
+    patch: &ProductPatch,
+) -> Result<Option<PatchOutcome>> {
     let mut tx = store.write.begin().await?;
-    let row = sqlx::query(&format!("SELECT {} FROM products WHERE sku = ?", rows::PRODUCT_COLUMNS))
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {} FROM products WHERE sku = ?",
+        rows::PRODUCT_COLUMNS
+    ))
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
     let Some(current) = row.map(|r| rows::product_from_row(&r)).transpose()? else {
         return Ok(None);
     };
-    let updated = patch.apply(&current, Utc::now()).map_err(StoreError::Invalid)?;
+    let updated = patch
+        .apply(&current, Utc::now())
+        .map_err(StoreError::Invalid)?;
     if updated.content_fingerprint() == current.content_fingerprint() {
-        return Ok(Some(PatchOutcome { product: current, catalog_version: None }));
+        return Ok(Some(PatchOutcome {
+            product: current,
+            catalog_version: None,
+        }));
     }
     let now = now_ms();
     let (version,): (i64,) = sqlx::query_as(
@@ -100,23 +119,40 @@ pub(super) async fn patch(store: &SqliteStore, id: &str, patch: &ProductPatch) -
     .await?;
     upsert_rows(&mut tx, version, std::slice::from_ref(&updated)).await?;
     tx.commit().await?;
-    Ok(Some(PatchOutcome { product: updated, catalog_version: Some(version) }))
+    Ok(Some(PatchOutcome {
+        product: updated,
+        catalog_version: Some(version),
+    }))
 }
 
 pub(super) async fn get(pool: &SqlitePool, id: &str) -> Result<Option<Product>> {
-    let row = sqlx::query(&format!("SELECT {} FROM products WHERE sku = ?", rows::PRODUCT_COLUMNS))
-        .bind(id)
-        .fetch_optional(pool)
-        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {} FROM products WHERE sku = ?",
+        rows::PRODUCT_COLUMNS
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
     row.map(|r| rows::product_from_row(&r)).transpose()
 }
 
 fn push_filters(qb: &mut QueryBuilder<'_, Sqlite>, q: &ProductQuery) {
     qb.push(" WHERE 1=1");
-    if let Some(c) = q.category.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
-        let c = c.split(['>', '/']).map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" > ");
+    if let Some(c) = q
+        .category
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
+        let c = c
+            .split(['>', '/'])
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(" > ");
         qb.push(" AND (category_path = ").push_bind(c.clone());
-        qb.push(" OR substr(category_path, 1, length(").push_bind(format!("{c} > "));
+        qb.push(" OR substr(category_path, 1, length(")
+            .push_bind(format!("{c} > "));
         qb.push(")) = ").push_bind(format!("{c} > ")).push(")");
     }
     if let Some(b) = &q.brand {
@@ -135,13 +171,17 @@ fn push_filters(qb: &mut QueryBuilder<'_, Sqlite>, q: &ProductQuery) {
         None => {}
     }
     if let Some(min) = q.min_price {
-        qb.push(" AND price_value >= ").push_bind(min.to_f64().unwrap_or(0.0));
+        qb.push(" AND price_value >= ")
+            .push_bind(min.to_f64().unwrap_or(0.0));
     }
     if let Some(max) = q.max_price {
-        qb.push(" AND price_value <= ").push_bind(max.to_f64().unwrap_or(f64::MAX));
+        qb.push(" AND price_value <= ")
+            .push_bind(max.to_f64().unwrap_or(f64::MAX));
     }
     if let Some(t) = q.title_contains.as_deref().filter(|t| !t.is_empty()) {
-        qb.push(" AND instr(lower(title), ").push_bind(t.to_lowercase()).push(") > 0");
+        qb.push(" AND instr(lower(title), ")
+            .push_bind(t.to_lowercase())
+            .push(") > 0");
     }
 }
 
@@ -150,22 +190,31 @@ pub(super) async fn list(pool: &SqlitePool, q: &ProductQuery) -> Result<ProductP
     push_filters(&mut count, q);
     let (total,): (i64,) = count.build_query_as().fetch_one(pool).await?;
 
-    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(format!("SELECT {} FROM products", rows::PRODUCT_COLUMNS));
+    let mut qb: QueryBuilder<Sqlite> =
+        QueryBuilder::new(format!("SELECT {} FROM products", rows::PRODUCT_COLUMNS));
     push_filters(&mut qb, q);
     if let Some(after) = &q.after {
         qb.push(" AND sku > ").push_bind(after.clone());
     }
     let limit = q.limit.max(1);
-    qb.push(" ORDER BY sku LIMIT ").push_bind(i64::from(limit) + 1);
+    qb.push(" ORDER BY sku LIMIT ")
+        .push_bind(i64::from(limit) + 1);
     let fetched = qb.build().fetch_all(pool).await?;
-    let mut items = fetched.iter().map(rows::product_from_row).collect::<Result<Vec<_>>>()?;
+    let mut items = fetched
+        .iter()
+        .map(rows::product_from_row)
+        .collect::<Result<Vec<_>>>()?;
     let next_cursor = if items.len() > limit as usize {
         items.truncate(limit as usize);
         items.last().map(|p| p.id.clone())
     } else {
         None
     };
-    Ok(ProductPage { items, total: total as u64, next_cursor })
+    Ok(ProductPage {
+        items,
+        total: total as u64,
+        next_cursor,
+    })
 }
 
 fn price_point(r: &sqlx::sqlite::SqliteRow) -> Result<PricePoint> {
@@ -188,7 +237,11 @@ fn stock_point(r: &sqlx::sqlite::SqliteRow) -> Result<StockPoint> {
     })
 }
 
-pub(super) async fn price_at(pool: &SqlitePool, id: &str, at: DateTime<Utc>) -> Result<Option<PricePoint>> {
+pub(super) async fn price_at(
+    pool: &SqlitePool,
+    id: &str,
+    at: DateTime<Utc>,
+) -> Result<Option<PricePoint>> {
     let row = sqlx::query(
         "SELECT * FROM price_history WHERE sku = ? AND valid_from <= ? ORDER BY valid_from DESC, rowid DESC LIMIT 1",
     )
@@ -199,7 +252,11 @@ pub(super) async fn price_at(pool: &SqlitePool, id: &str, at: DateTime<Utc>) -> 
     row.map(|r| price_point(&r)).transpose()
 }
 
-pub(super) async fn inventory_at(pool: &SqlitePool, id: &str, at: DateTime<Utc>) -> Result<Option<StockPoint>> {
+pub(super) async fn inventory_at(
+    pool: &SqlitePool,
+    id: &str,
+    at: DateTime<Utc>,
+) -> Result<Option<StockPoint>> {
     let row = sqlx::query(
         "SELECT * FROM inventory_history WHERE sku = ? AND valid_from <= ? ORDER BY valid_from DESC, rowid DESC LIMIT 1",
     )
@@ -211,14 +268,16 @@ pub(super) async fn inventory_at(pool: &SqlitePool, id: &str, at: DateTime<Utc>)
 }
 
 pub(super) async fn history(pool: &SqlitePool, id: &str) -> Result<ProductHistory> {
-    let prices = sqlx::query("SELECT * FROM price_history WHERE sku = ? ORDER BY valid_from, rowid")
-        .bind(id)
-        .fetch_all(pool)
-        .await?;
-    let stock = sqlx::query("SELECT * FROM inventory_history WHERE sku = ? ORDER BY valid_from, rowid")
-        .bind(id)
-        .fetch_all(pool)
-        .await?;
+    let prices =
+        sqlx::query("SELECT * FROM price_history WHERE sku = ? ORDER BY valid_from, rowid")
+            .bind(id)
+            .fetch_all(pool)
+            .await?;
+    let stock =
+        sqlx::query("SELECT * FROM inventory_history WHERE sku = ? ORDER BY valid_from, rowid")
+            .bind(id)
+            .fetch_all(pool)
+            .await?;
     Ok(ProductHistory {
         prices: prices.iter().map(price_point).collect::<Result<_>>()?,
         inventory: stock.iter().map(stock_point).collect::<Result<_>>()?,

@@ -31,7 +31,8 @@ pub(crate) fn currency(text: &str) -> Result<Currency> {
 }
 
 pub(crate) fn date(text: Option<String>) -> Result<Option<NaiveDate>> {
-    text.map(|t| NaiveDate::from_str(&t).map_err(|e| StoreError::corrupt("restock_date", e))).transpose()
+    text.map(|t| NaiveDate::from_str(&t).map_err(|e| StoreError::corrupt("restock_date", e)))
+        .transpose()
 }
 
 fn json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T> {
@@ -56,7 +57,8 @@ pub(crate) fn product_from_row(r: &SqliteRow) -> Result<Product> {
             restock_date: date(r.try_get("restock_date")?)?,
         },
         images: json("images", &r.try_get::<String, _>("images")?)?,
-        status: ProductStatus::parse(&r.try_get::<String, _>("status")?).map_err(|e| StoreError::corrupt("status", e))?,
+        status: ProductStatus::parse(&r.try_get::<String, _>("status")?)
+            .map_err(|e| StoreError::corrupt("status", e))?,
         updated_at: ms_to_time(r.try_get("updated_at")?),
         variant_group: r.try_get("variant_group")?,
         id: sku,
@@ -80,13 +82,19 @@ pub(crate) fn event_from_row(r: &SqliteRow) -> Result<StoredEvent> {
         product_ids,
         quantity: r.try_get("quantity")?,
         price: opt_decimal("price", r.try_get("price")?)?,
-        currency: r.try_get::<Option<String>, _>("currency")?.map(|c| currency(&c)).transpose()?,
+        currency: r
+            .try_get::<Option<String>, _>("currency")?
+            .map(|c| currency(&c))
+            .transpose()?,
         request_id: r.try_get("request_id")?,
         position: r.try_get::<Option<i64>, _>("position")?.map(|p| p as u32),
         query: r.try_get("query")?,
         rating: r.try_get::<Option<i64>, _>("rating")?.map(|p| p as u8),
         review: r.try_get("review")?,
-        context: context.map(|c| json::<EventContext>("context", &c)).transpose()?.unwrap_or_default(),
+        context: context
+            .map(|c| json::<EventContext>("context", &c))
+            .transpose()?
+            .unwrap_or_default(),
         timestamp: ms_to_time(r.try_get("ts")?),
     };
     Ok(StoredEvent {
