@@ -93,6 +93,47 @@ struct Chunk<T> {
     records: u64,
 }
 
+/// Accumulates parsed records on a parser thread and hands full chunks to the writer.
+struct Batcher<T> {
+    chunk: Chunk<T>,
+    batch_size: usize,
+    tx: mpsc::Sender<std::io::Result<Chunk<T>>>,
+}
+
+impl<T> Batcher<T> {
+    fn new(batch_size: usize, tx: mpsc::Sender<std::io::Result<Chunk<T>>>) -> Self {
+        Self {
+            chunk: Self::empty(batch_size),
+            batch_size,
+            tx,
+        }
+    }
+
+    fn empty(batch_size: usize) -> Chunk<T> {
+        Chunk {
+            items: Vec::with_capacity(batch_size),
+            errors: Vec::new(),
+            records: 0,
+        }
+    }
+
+    /// Sends the chunk when full; `false` when the writer has gone away and parsing should stop.
+    fn flush_if_full(&mut self) -> bool {
+        if self.chunk.items.len() < self.batch_size && self.chunk.errors.len() < self.batch_size {
+            return true;
+        }
+        let full = std::mem::replace(&mut self.chunk, Self::empty(self.batch_size));
+        self.tx.blocking_send(Ok(full)).is_ok()
+    }
+
+    /// Sends whatever is left at end of input.
+    fn finish(self) {
+        if self.chunk.records > 0 {
+            let _ = self.tx.blocking_send(Ok(self.chunk));
+        }
+    }
+}
+
 /// Reads one line of at most [`MAX_LINE_BYTES`]; an overlong line is consumed and reported, never buffered.
 /// Returns `Ok(None)` at end of input.
 fn read_bounded_line<R: BufRead>(
@@ -141,75 +182,62 @@ where
     let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
     std::thread::spawn(move || {
         let mut buf = Vec::with_capacity(4096);
-        let mut chunk = Chunk {
-            items: Vec::with_capacity(batch_size),
-            errors: Vec::new(),
-            records: 0,
-        };
+        let mut batch = Batcher::new(batch_size, tx);
         let mut line_no = 0u64;
         loop {
+            let reject = |chunk: &mut Chunk<T>, line: u64, reason: String| {
+                chunk.errors.push(RecordError::at_line(
+                    line,
+                    None,
+                    vec![vitrine_core::FieldError::new("(record)", reason)],
+                ));
+            };
             match read_bounded_line(&mut reader, &mut buf) {
                 Ok(None) => break,
                 Err(e) => {
-                    let _ = tx.blocking_send(Err(e));
+                    let _ = batch.tx.blocking_send(Err(e));
                     return;
                 }
-                Ok(Some(within_limit)) => {
+                Ok(Some(false)) => {
                     line_no += 1;
-                    if !within_limit {
-                        chunk.records += 1;
-                        chunk.errors.push(RecordError::at_line(
-                            line_no,
-                            None,
-                            vec![vitrine_core::FieldError::new(
-                                "(record)",
-                                format!("line longer than {MAX_LINE_BYTES} bytes"),
-                            )],
-                        ));
-                    } else {
-                        match std::str::from_utf8(&buf) {
-                            Err(e) => {
-                                chunk.records += 1;
-                                chunk.errors.push(RecordError::at_line(
+                    batch.chunk.records += 1;
+                    reject(
+                        &mut batch.chunk,
+                        line_no,
+                        format!("line longer than {MAX_LINE_BYTES} bytes"),
+                    );
+                }
+                Ok(Some(true)) => {
+                    line_no += 1;
+                    match std::str::from_utf8(&buf) {
+                        Err(e) => {
+                            batch.chunk.records += 1;
+                            reject(
+                                &mut batch.chunk,
+                                line_no,
+                                format!("invalid UTF-8 at byte {} of the line", e.valid_up_to()),
+                            );
+                        }
+                        Ok(text) => {
+                            let text = text.trim();
+                            if !text.is_empty() {
+                                batch.chunk.records += 1;
+                                parse(
                                     line_no,
-                                    None,
-                                    vec![vitrine_core::FieldError::new(
-                                        "(record)",
-                                        format!(
-                                            "invalid UTF-8 at byte {} of the line",
-                                            e.valid_up_to()
-                                        ),
-                                    )],
-                                ));
-                            }
-                            Ok(text) => {
-                                let text = text.trim();
-                                if !text.is_empty() {
-                                    chunk.records += 1;
-                                    parse(line_no, text, &mut chunk.items, &mut chunk.errors);
-                                }
+                                    text,
+                                    &mut batch.chunk.items,
+                                    &mut batch.chunk.errors,
+                                );
                             }
                         }
                     }
                 }
             }
-            if chunk.items.len() >= batch_size || chunk.errors.len() >= batch_size {
-                let full = std::mem::replace(
-                    &mut chunk,
-                    Chunk {
-                        items: Vec::with_capacity(batch_size),
-                        errors: Vec::new(),
-                        records: 0,
-                    },
-                );
-                if tx.blocking_send(Ok(full)).is_err() {
-                    return;
-                }
+            if !batch.flush_if_full() {
+                return;
             }
         }
-        if chunk.records > 0 {
-            let _ = tx.blocking_send(Ok(chunk));
-        }
+        batch.finish();
     });
     rx
 }
@@ -231,14 +259,11 @@ fn spawn_csv_parser<R: Read + Send + 'static>(
     let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
     std::thread::spawn(move || {
         let now = Utc::now();
-        let mut chunk = Chunk {
-            items: Vec::with_capacity(batch_size),
-            errors: Vec::new(),
-            records: 0,
-        };
+        let mut batch = Batcher::new(batch_size, tx);
         let mut row = csv::StringRecord::new();
         loop {
             let line = csv_reader.position().line() + 1;
+            let chunk = &mut batch.chunk;
             match csv_reader.read_record(&mut row) {
                 Ok(false) => break,
                 Ok(true) => {
@@ -274,23 +299,11 @@ fn spawn_csv_parser<R: Read + Send + 'static>(
                     }
                 }
             }
-            if chunk.items.len() >= batch_size || chunk.errors.len() >= batch_size {
-                let full = std::mem::replace(
-                    &mut chunk,
-                    Chunk {
-                        items: Vec::with_capacity(batch_size),
-                        errors: Vec::new(),
-                        records: 0,
-                    },
-                );
-                if tx.blocking_send(Ok(full)).is_err() {
-                    return;
-                }
+            if !batch.flush_if_full() {
+                return;
             }
         }
-        if chunk.records > 0 {
-            let _ = tx.blocking_send(Ok(chunk));
-        }
+        batch.finish();
     });
     Ok(rx)
 }
