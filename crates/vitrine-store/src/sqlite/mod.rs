@@ -98,7 +98,9 @@ impl SqliteStore {
             .pragma("temp_store", "memory")
             // Checkpoints run in the background (see `checkpointer`); this is only a backstop so the WAL
             // cannot grow without bound if that task stalls.
-            .pragma("wal_autocheckpoint", "65536");
+            .pragma("wal_autocheckpoint", "65536")
+            // After a checkpoint resets the WAL, shrink the file back so a burst does not leave a huge WAL.
+            .pragma("journal_size_limit", "67108864");
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(options.busy_timeout)
