@@ -86,6 +86,7 @@ pub async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench { what } => crate::bench::run(what, &config).await,
+        Command::Models { what } => crate::models::run(what, &config).await,
     }
 }
 

