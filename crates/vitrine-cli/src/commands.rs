@@ -107,8 +107,22 @@ async fn serve(
         println!("{}", b.replace("{addr}", &local.to_string()));
     }
     let _ = std::io::stdout().flush();
+    let backends = crate::models::backends(config);
+    for (what, r) in [
+        ("embeddings", backends.embedder.as_ref().err()),
+        ("generation", backends.generator.as_ref().err()),
+    ] {
+        if let Some(reason) = r {
+            tracing::warn!("{what} unavailable: {reason}");
+        }
+    }
     let state = AppState {
         store: store.clone() as Arc<dyn Store>,
+        models: vitrine_server::ModelServices {
+            embedder: backends.embedder,
+            generator: backends.generator,
+            embedder_stats: backends.local_embedder.map(|e| e.stats.clone()),
+        },
         config: Arc::new(config.server.clone()),
         metrics: Arc::new(Metrics::new()),
     };

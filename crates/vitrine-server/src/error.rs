@@ -202,22 +202,80 @@ pub(crate) fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Resp
     .into_response()
 }
 
-pub(crate) async fn timeout_response(err: tower::BoxError) -> Response {
-    if err.is::<tower::timeout::error::Elapsed>() {
-        ApiError::new(
+/// Per-request deadline: model routes get `model_timeout_ms`, everything else `request_timeout_ms`. A
+/// streamed response only has to start within the deadline.
+pub(crate) async fn timeout(
+    axum::extract::State(state): axum::extract::State<crate::AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = req.uri().path();
+    let ms = if path == "/v1/embeddings" || path == "/v1/chat/completions" {
+        state.config.model_timeout_ms
+    } else {
+        state.config.request_timeout_ms
+    };
+    match tokio::time::timeout(std::time::Duration::from_millis(ms), next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "timeout",
             "Request timed out",
-            "the request took longer than server.request_timeout_ms",
+            format!("the request took longer than {ms} ms"),
         )
-        .into_response()
-    } else {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Internal error",
-            err.to_string(),
+        .into_response(),
+    }
+}
+
+impl From<vitrine_models::ModelError> for ApiError {
+    fn from(e: vitrine_models::ModelError) -> Self {
+        use vitrine_models::ModelError as M;
+        match e {
+            M::InvalidInput(m) => Self::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-model-input",
+                "Invalid model input",
+                m,
+            ),
+            M::Missing { .. } | M::Corrupt { .. } => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "model-unavailable",
+                "Model unavailable",
+                e.to_string(),
+            ),
+            M::Timeout(_) => Self::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "backend-timeout",
+                "Model backend timed out",
+                e.to_string(),
+            ),
+            M::Remote(_) | M::Fetch { .. } => Self::new(
+                StatusCode::BAD_GATEWAY,
+                "backend-failed",
+                "Model backend failed",
+                e.to_string(),
+            ),
+            M::Runtime(_) | M::Io { .. } => {
+                tracing::error!(error = %e, "model runtime failure");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "model-failed",
+                    "Model failed",
+                    e.to_string(),
+                )
+            }
+        }
+    }
+}
+
+impl ApiError {
+    /// 503 for a capability that is not configured or not installed.
+    pub fn unavailable(reason: &str) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "model-unavailable",
+            "Model unavailable",
+            reason.to_string(),
         )
-        .into_response()
     }
 }

@@ -15,9 +15,9 @@ mod routes;
 pub use error::ApiError;
 pub use metrics::Metrics;
 
-use axum::{error_handling::HandleErrorLayer, extract::DefaultBodyLimit, http::HeaderName, Router};
+use axum::{extract::DefaultBodyLimit, http::HeaderName, Router};
 use serde::{Deserialize, Serialize};
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc};
 use tower::ServiceBuilder;
 use tower_http::{
     catch_panic::CatchPanicLayer,
@@ -41,6 +41,8 @@ pub struct ServerConfig {
     pub max_products_per_request: usize,
     /// Largest page of `GET /v1/products`.
     pub max_page_size: u32,
+    /// Timeout of model routes (`/v1/embeddings`, `/v1/chat/completions`), which legitimately take seconds.
+    pub model_timeout_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -52,6 +54,30 @@ impl Default for ServerConfig {
             max_events_per_request: 1_000,
             max_products_per_request: 1_000,
             max_page_size: 500,
+            model_timeout_ms: 120_000,
+        }
+    }
+}
+
+/// The model backends the server exposes; each is `Err(reason)` when unavailable, so the API can say why
+/// and how to fix it instead of failing at start-up.
+#[derive(Clone)]
+pub struct ModelServices {
+    /// Embeddings.
+    pub embedder: Result<Arc<dyn vitrine_models::Embedder>, String>,
+    /// Generation.
+    pub generator: Result<Arc<dyn vitrine_models::Generator>, String>,
+    /// Counters of the local embedder, for `/metrics`.
+    pub embedder_stats: Option<Arc<vitrine_models::embed::EmbedderStats>>,
+}
+
+impl ModelServices {
+    /// No models: the catalog and event API still work.
+    pub fn none(reason: &str) -> Self {
+        Self {
+            embedder: Err(reason.to_string()),
+            generator: Err(reason.to_string()),
+            embedder_stats: None,
         }
     }
 }
@@ -61,6 +87,8 @@ impl Default for ServerConfig {
 pub struct AppState {
     /// The system of record.
     pub store: Arc<dyn Store>,
+    /// Model backends.
+    pub models: ModelServices,
     /// Limits.
     pub config: Arc<ServerConfig>,
     /// Prometheus registry and instruments.
@@ -72,7 +100,6 @@ pub fn app(state: AppState) -> Router {
     let (api, spec) = routes::router().split_for_parts();
     let spec = Arc::new(spec);
     let request_id = HeaderName::from_static("x-request-id");
-    let timeout = Duration::from_millis(state.config.request_timeout_ms);
     api.route(
         "/openapi.json",
         axum::routing::get(move || {
@@ -85,14 +112,16 @@ pub fn app(state: AppState) -> Router {
         state.clone(),
         metrics::track,
     ))
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        error::timeout,
+    ))
     .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
     .layer(
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
             .layer(PropagateRequestIdLayer::new(request_id))
-            .layer(CatchPanicLayer::custom(error::panic_response))
-            .layer(HandleErrorLayer::new(error::timeout_response))
-            .timeout(timeout),
+            .layer(CatchPanicLayer::custom(error::panic_response)),
     )
     .with_state(state)
 }

@@ -28,6 +28,7 @@ async fn start(config: ServerConfig) -> Server {
         .unwrap();
     let state = AppState {
         store: Arc::new(store) as Arc<dyn Store>,
+        models: vitrine_server::ModelServices::none("models are not loaded in this test"),
         config: Arc::new(config),
         metrics: Arc::new(Metrics::new()),
     };
@@ -346,4 +347,22 @@ async fn health_ready_and_openapi_describe_the_service() {
             "{path} missing from OpenAPI"
         );
     }
+}
+
+#[tokio::test]
+async fn model_routes_explain_when_models_are_unavailable() {
+    let s = start(ServerConfig::default()).await;
+    let (st, ctype, v) = s.post("/v1/embeddings", json!({"input": "boots"})).await;
+    assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    assert_eq!(ctype, "application/problem+json");
+    assert!(v["detail"].as_str().unwrap().contains("not loaded"));
+    let (st, _, _) = s
+        .post(
+            "/v1/chat/completions",
+            json!({"messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE);
+    let (st, _, v) = s.post("/v1/embeddings", json!({"inputs": "typo"})).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
 }

@@ -51,6 +51,7 @@ impl Embedder for CachedEmbedder {
         self.inner.dimension()
     }
     async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, ModelError> {
+        super::check_inputs(&texts)?;
         let keys: Vec<[u8; 16]> = texts.iter().map(|t| key(t)).collect();
         let mut out: Vec<Option<Vec<f32>>> = {
             let map = self

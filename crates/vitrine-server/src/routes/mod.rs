@@ -3,6 +3,7 @@
 
 mod events;
 mod health;
+mod models;
 mod products;
 mod users;
 
@@ -30,6 +31,8 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(events::get_event))
         .routes(routes!(users::erase_user))
         .routes(routes!(users::user_events))
+        .routes(routes!(models::embeddings))
+        .routes(routes!(models::chat_completions))
 }
 
 pub(crate) async fn not_found(uri: axum::http::Uri) -> impl IntoResponse {
