@@ -41,17 +41,65 @@ pub enum BenchWhat {
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
+    /// Embedding throughput (batch), query latency, and int8 recall effect on Home Depot titles.
+    Embed {
+        /// `products.csv` of the Home Depot dataset.
+        #[arg(long, default_value = "../shared/datasets/homedepot/products.csv")]
+        titles: PathBuf,
+        /// Titles to embed.
+        #[arg(long, default_value_t = 10_000)]
+        count: usize,
+        /// Batch size.
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Local LLM decode speed and time to first token.
+    Generate {
+        /// Tokens to generate per run.
+        #[arg(long, default_value_t = 128)]
+        tokens: usize,
+        /// Runs (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
-pub async fn run(what: BenchWhat, _config: &Config) -> anyhow::Result<()> {
-    let BenchWhat::Ingest {
-        http_events,
-        batch,
-        clients,
-        products,
-        events,
-        workdir,
-    } = what;
+pub async fn run(what: BenchWhat, config: &Config) -> anyhow::Result<()> {
+    let (http_events, batch, clients, products, events, workdir) = match what {
+        BenchWhat::Ingest {
+            http_events,
+            batch,
+            clients,
+            products,
+            events,
+            workdir,
+        } => (http_events, batch, clients, products, events, workdir),
+        BenchWhat::Embed {
+            titles,
+            count,
+            batch,
+            json,
+        } => {
+            let config = config.clone();
+            return tokio::task::spawn_blocking(move || {
+                crate::bench_models::embed(&config, titles, count, batch, json)
+            })
+            .await?;
+        }
+        BenchWhat::Generate { tokens, runs, json } => {
+            let config = config.clone();
+            return tokio::task::spawn_blocking(move || {
+                crate::bench_models::generate(&config, tokens, runs, json)
+            })
+            .await?;
+        }
+    };
     let tmp = tempfile::tempdir()?;
     let dir = workdir.unwrap_or_else(|| tmp.path().to_path_buf());
     std::fs::create_dir_all(&dir)?;
@@ -218,6 +266,8 @@ async fn bench_http(
             &format!("127.0.0.1:{port}"),
         ])
         .env("VITRINE_LOG__LEVEL", "warn")
+        .env("VITRINE_MODELS__EMBEDDING", "off")
+        .env("VITRINE_MODELS__GENERATION", "off")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

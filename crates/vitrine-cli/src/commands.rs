@@ -90,12 +90,45 @@ pub async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
     }
 }
 
+/// Fetches missing model weights for the demo; without them the demo still serves catalog and events.
+async fn ensure_models(config: &Config) {
+    use vitrine_models::{fetch, manifest::Manifest};
+    let dir = config.models.dir.clone();
+    let manifest = Manifest::builtin();
+    if manifest
+        .models
+        .iter()
+        .all(|m| fetch::verify(&dir, m).is_ok())
+    {
+        return;
+    }
+    eprintln!("fetching model weights into {} (one time)…", dir.display());
+    let result = tokio::task::spawn_blocking(move || {
+        fetch::fetch_all(&manifest, &dir, |l| eprintln!("  {l}"))
+    })
+    .await;
+    match result {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => eprintln!("warning: models unavailable ({e}); the demo runs without /v1/embeddings and /v1/chat/completions"),
+        Err(e) => eprintln!("warning: model fetch task failed: {e}"),
+    }
+}
+
 /// Serves until SIGTERM/Ctrl-C, then drains: in-flight requests finish and queued writes commit.
 async fn serve(
     store: Arc<SqliteStore>,
     config: &Config,
     banner: Option<String>,
 ) -> anyhow::Result<()> {
+    let backends = crate::models::backends(config);
+    for (what, r) in [
+        ("embeddings", backends.embedder.as_ref().err()),
+        ("generation", backends.generator.as_ref().err()),
+    ] {
+        if let Some(reason) = r {
+            tracing::warn!("{what} unavailable: {reason}");
+        }
+    }
     let listener = tokio::net::TcpListener::bind(config.server.addr)
         .await
         .with_context(|| format!("binding {}", config.server.addr))?;
@@ -107,15 +140,6 @@ async fn serve(
         println!("{}", b.replace("{addr}", &local.to_string()));
     }
     let _ = std::io::stdout().flush();
-    let backends = crate::models::backends(config);
-    for (what, r) in [
-        ("embeddings", backends.embedder.as_ref().err()),
-        ("generation", backends.generator.as_ref().err()),
-    ] {
-        if let Some(reason) = r {
-            tracing::warn!("{what} unavailable: {reason}");
-        }
-    }
     let state = AppState {
         store: store.clone() as Arc<dyn Store>,
         models: vitrine_server::ModelServices {
@@ -275,6 +299,7 @@ async fn demo(config: &mut Config, demo_config: DemoConfig, no_serve: bool) -> a
         let p = format!("{}{suffix}", config.store.path.display());
         let _ = std::fs::remove_file(p);
     }
+    ensure_models(config).await;
     let store = Arc::new(open_store(config).await?);
     let demo = DemoStore::generate(demo_config);
     let version = store.begin_catalog_version("demo").await?;
@@ -327,7 +352,10 @@ async fn demo(config: &mut Config, demo_config: DemoConfig, no_serve: bool) -> a
          curl -s -X PATCH http://{{addr}}/v1/products/SKU-0000001 -H 'content-type: application/json' -d '{{\"quantity\": 0}}'\n  \
          curl -s -X POST http://{{addr}}/v1/events -H 'content-type: application/json' -d '[{{\"event_id\":\"try-1\",\"type\":\"view\",\"session_id\":\"s1\",\"product_id\":\"SKU-0000001\"}}]'\n  \
          curl -s 'http://{{addr}}/v1/users/{some_user}/events?limit=5'\n  curl -s http://{{addr}}/v1/stats\n  curl -s http://{{addr}}/metrics | head\n  \
-         curl -s http://{{addr}}/openapi.json | head -c 300\nStop with Ctrl-C."
+         curl -s http://{{addr}}/openapi.json | head -c 300\n  \
+         curl -s http://{{addr}}/v1/embeddings -H 'content-type: application/json' -d '{{\"input\": \"waterproof hiking boots\"}}' | head -c 200\n  \
+         curl -s http://{{addr}}/v1/chat/completions -H 'content-type: application/json' -d '{{\"messages\": [{{\"role\": \"user\", \"content\": \"Describe a navy linen shirt in one sentence.\"}}], \"max_tokens\": 60}}'\n\
+         Stop with Ctrl-C."
     );
     serve(store, config, Some(banner)).await
 }

@@ -2,6 +2,7 @@
 //! engine crates. See `vitrine --help`.
 
 mod bench;
+mod bench_models;
 mod commands;
 mod config;
 mod models;

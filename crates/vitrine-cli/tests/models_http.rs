@@ -78,7 +78,11 @@ async fn a_second_vitrine_uses_the_first_as_its_remote_backend() {
         String::from_utf8_lossy(&fetch.stderr)
     );
     let dir = tempfile::tempdir().unwrap();
-    let (_a, a) = serve(&dir.path().join("a.db"), &[]);
+    let local = [
+        ("VITRINE_MODELS__EMBEDDING", "local".to_string()),
+        ("VITRINE_MODELS__GENERATION", "local".to_string()),
+    ];
+    let (_a, a) = serve(&dir.path().join("a.db"), &local);
     let remote = [
         ("VITRINE_MODELS__EMBEDDING", "openai".to_string()),
         ("VITRINE_MODELS__GENERATION", "openai".to_string()),
