@@ -5,8 +5,7 @@ mod common;
 use common::*;
 use std::{
     collections::HashSet,
-    io::BufRead,
-    process::{Child, Stdio},
+    process::Child,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -16,29 +15,7 @@ use vitrine_store::Store;
 type Acked = Vec<(String, Vec<u8>)>;
 
 fn start_server(db: &std::path::Path) -> (Child, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = vitrine()
-        .args([
-            "serve",
-            "--addr",
-            &format!("127.0.0.1:{port}"),
-            "--db",
-            db.to_str().unwrap(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.starts_with("listening on"), "{line}");
-    (child, format!("http://127.0.0.1:{port}"))
+    spawn_server(db, &[])
 }
 
 fn batch(client: usize, n: usize) -> (Vec<String>, Vec<u8>) {

@@ -4,10 +4,7 @@
 mod common;
 use common::*;
 use serde_json::{json, Value};
-use std::{
-    io::BufRead,
-    process::{Child, Stdio},
-};
+use std::process::Child;
 
 struct Proc(Child);
 impl Drop for Proc {
@@ -18,31 +15,8 @@ impl Drop for Proc {
 }
 
 fn serve(db: &std::path::Path, env: &[(&str, String)]) -> (Proc, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut cmd = vitrine();
-    cmd.args([
-        "serve",
-        "--addr",
-        &format!("127.0.0.1:{port}"),
-        "--db",
-        db.to_str().unwrap(),
-    ])
-    .stdout(Stdio::piped())
-    .stderr(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.starts_with("listening on"), "{line}");
-    (Proc(child), format!("http://127.0.0.1:{port}"))
+    let (child, base) = spawn_server(db, env);
+    (Proc(child), base)
 }
 
 async fn post(c: &reqwest::Client, url: String, body: Vec<u8>) -> (u16, String) {
