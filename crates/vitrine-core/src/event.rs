@@ -223,6 +223,31 @@ pub struct EventInput {
     pub timestamp: Option<DateTime<Utc>>,
 }
 
+impl EventInput {
+    /// An input with only an id and a type set, for adapters (file formats, simulators) that fill in the
+    /// rest field by field.
+    pub fn new(event_id: impl Into<String>, event_type: impl Into<String>) -> Self {
+        Self {
+            event_id: event_id.into(),
+            event_type: event_type.into(),
+            user_id: None,
+            session_id: None,
+            product_id: None,
+            product_ids: None,
+            quantity: None,
+            price: None,
+            currency: None,
+            request_id: None,
+            position: None,
+            query: None,
+            rating: None,
+            review: None,
+            context: None,
+            timestamp: None,
+        }
+    }
+}
+
 fn check_text(field: &str, v: &Option<String>, errors: &mut Vec<FieldError>) {
     if let Some(t) = v {
         if t.len() > MAX_EVENT_TEXT_LEN {

@@ -42,22 +42,10 @@ pub fn expand_line(text: &str) -> Result<Vec<EventInput>, FieldError> {
                 FieldError::new(format!("events[{i}].ts"), "timestamp out of range")
             })?;
             Ok(EventInput {
-                event_id: format!("otto-{}-{i}", s.session),
-                event_type: event_type.into(),
-                user_id: None,
                 session_id: Some(format!("otto-{}", s.session)),
                 product_id: Some(e.aid.to_string()),
-                product_ids: None,
-                quantity: None,
-                price: None,
-                currency: None,
-                request_id: None,
-                position: None,
-                query: None,
-                rating: None,
-                review: None,
-                context: None,
                 timestamp: Some(timestamp),
+                ..EventInput::new(format!("otto-{}-{i}", s.session), event_type)
             })
         })
         .collect()

@@ -28,22 +28,10 @@ fn product(id: &str, price: &str, qty: i64, category: &str) -> Product {
 
 fn event(id: &str, user: Option<&str>, session: &str, product: &str) -> Event {
     EventInput {
-        event_id: id.into(),
-        event_type: "view".into(),
         user_id: user.map(Into::into),
         session_id: Some(session.into()),
         product_id: Some(product.into()),
-        product_ids: None,
-        quantity: None,
-        price: None,
-        currency: None,
-        request_id: None,
-        position: None,
-        query: None,
-        rating: None,
-        review: None,
-        context: None,
-        timestamp: None,
+        ..EventInput::new(id, "view")
     }
     .validate(Utc::now())
     .unwrap()

@@ -246,13 +246,11 @@ impl LocalGenerator {
                 while safe > streamed && !text.is_char_boundary(safe) {
                     safe -= 1;
                 }
-                if !text.ends_with('\u{FFFD}')
-                    && safe > streamed
-                    && tx.send(text[streamed..safe].to_string()).is_err()
-                {
-                    break; // the client went away: stop spending CPU on it
-                }
+                // A trailing U+FFFD is a character still being decoded: wait for its remaining bytes.
                 if safe > streamed && !text.ends_with('\u{FFFD}') {
+                    if tx.send(text[streamed..safe].to_string()).is_err() {
+                        break; // the client went away: stop spending CPU on it
+                    }
                     streamed = safe;
                 }
             }
