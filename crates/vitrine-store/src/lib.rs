@@ -64,6 +64,12 @@ pub trait Store: Send + Sync {
     fn stream_products(&self) -> BoxStream<'_, Result<Product>>;
     /// Every event in arrival order, streamed, for export and training.
     fn stream_events(&self) -> BoxStream<'_, Result<StoredEvent>>;
+    /// Catalog changes after `after_seq`, oldest first, at most `limit`: the feed derived indexes follow.
+    async fn product_changes_since(&self, after_seq: i64, limit: u32) -> Result<Vec<ProductChange>>;
+    /// The newest change sequence (0 for an empty catalog), so a follower knows whether it is behind.
+    async fn latest_product_change(&self) -> Result<i64>;
+    /// The most recent search queries, newest first, for autocomplete and query analytics.
+    async fn recent_search_queries(&self, limit: u32) -> Result<Vec<String>>;
     /// Cheap liveness check of the database.
     async fn ping(&self) -> Result<()>;
 }

@@ -154,3 +154,12 @@ pub struct StoreStats {
     /// Latest catalog version, 0 when none.
     pub catalog_version: i64,
 }
+
+/// One entry of the catalog change feed: the product's current content after change `seq`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProductChange {
+    /// Position in the feed; derived indexes resume after the last one they applied.
+    pub seq: i64,
+    /// The product as it is now (archived products come through too, so indexes can drop them).
+    pub product: Product,
+}

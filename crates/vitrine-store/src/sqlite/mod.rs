@@ -9,7 +9,7 @@ mod products;
 mod rows;
 
 use crate::{
-    AppendOutcome, ErasureReport, PatchOutcome, PricePoint, ProductHistory, ProductPage,
+    AppendOutcome, ErasureReport, PatchOutcome, PricePoint, ProductChange, ProductHistory, ProductPage,
     ProductQuery, Result, StockPoint, Store, StoreError, StoreStats, StoredEvent, UpsertOutcome,
     VersionCounts,
 };
@@ -326,6 +326,27 @@ impl Store for SqliteStore {
             })
         });
         Box::pin(pages.flat_map(futures::stream::iter))
+    }
+
+    async fn product_changes_since(&self, after_seq: i64, limit: u32) -> Result<Vec<ProductChange>> {
+        products::changes_since(&self.read, after_seq, limit).await
+    }
+
+    async fn latest_product_change(&self) -> Result<i64> {
+        let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM product_changes")
+            .fetch_one(&self.read)
+            .await?;
+        Ok(seq.unwrap_or(0))
+    }
+
+    async fn recent_search_queries(&self, limit: u32) -> Result<Vec<String>> {
+        let rows: Vec<Option<String>> = sqlx::query_scalar(
+            "SELECT query FROM events WHERE type = 'search' ORDER BY seq DESC LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows.into_iter().flatten().collect())
     }
 
     async fn ping(&self) -> Result<()> {

@@ -3,7 +3,7 @@
 
 use super::{now_ms, rows, SqliteStore};
 use crate::{
-    PatchOutcome, PricePoint, ProductHistory, ProductPage, ProductQuery, Result, StockPoint,
+    PatchOutcome, PricePoint, ProductChange, ProductHistory, ProductPage, ProductQuery, Result, StockPoint,
     StoreError, UpsertOutcome,
 };
 use chrono::{DateTime, Utc};
@@ -134,6 +134,29 @@ pub(super) async fn get(pool: &SqlitePool, id: &str) -> Result<Option<Product>> 
     .fetch_optional(pool)
     .await?;
     row.map(|r| rows::product_from_row(&r)).transpose()
+}
+
+pub(super) async fn changes_since(
+    pool: &SqlitePool,
+    after_seq: i64,
+    limit: u32,
+) -> Result<Vec<ProductChange>> {
+    let rows = sqlx::query(
+        "SELECT p.*, c.seq AS change_seq FROM product_changes c JOIN products p ON p.sku = c.sku \
+         WHERE c.seq > ? ORDER BY c.seq LIMIT ?",
+    )
+    .bind(after_seq)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ProductChange {
+                seq: r.try_get("change_seq")?,
+                product: rows::product_from_row(r)?,
+            })
+        })
+        .collect()
 }
 
 fn push_filters(qb: &mut QueryBuilder<'_, Sqlite>, q: &ProductQuery) {

@@ -1,0 +1,605 @@
+//! The search engine: keeps the doc table, both indexes, the vocabulary, synonyms, rules and cache
+//! together and answers [`SearchRequest`]s. It knows nothing of HTTP or of the store; [`crate::sync`]
+//! feeds it catalog changes.
+
+use crate::cache::ResultCache;
+use crate::doc::{embedding_text, SearchDoc};
+use crate::filters::Filters;
+use crate::fusion::{fuse, Fused};
+use crate::lexical::{LexicalDoc, LexicalIndex, LexicalQuery};
+use crate::normalize;
+use crate::query::{parse_query, ParsedQuery, SortOrder};
+use crate::rules::{diversify, OutOfStock, Rules};
+use crate::synonyms::Synonyms;
+use crate::types::*;
+use crate::vectors::VectorIndex;
+use crate::vocab::Vocabulary;
+use crate::{SearchConfig, SearchError};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use vitrine_core::{AttributeValue, Product};
+use vitrine_models::Embedder;
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct SearchStats {
+    /// Searches answered.
+    pub searches: AtomicU64,
+    /// Answered from the cache.
+    pub cache_hits: AtomicU64,
+    /// Computed.
+    pub cache_misses: AtomicU64,
+    /// Searches that fell back to lexical-only retrieval.
+    pub semantic_fallbacks: AtomicU64,
+}
+
+/// Everything search needs, shared by all requests.
+pub struct SearchEngine {
+    config: SearchConfig,
+    docs: RwLock<HashMap<u64, Arc<SearchDoc>>>,
+    vocab: RwLock<Arc<Vocabulary>>,
+    synonyms: RwLock<Arc<Synonyms>>,
+    rules: RwLock<Arc<Rules>>,
+    lexical: LexicalIndex,
+    vectors: Option<VectorIndex>,
+    embedder: Option<Arc<dyn Embedder>>,
+    cache: ResultCache<Arc<SearchResponse>>,
+    generation: AtomicU64,
+    /// Counters.
+    pub stats: SearchStats,
+    popular: RwLock<HashMap<String, u32>>,
+}
+
+fn read<T: Clone>(lock: &RwLock<T>) -> T {
+    match lock.read() {
+        Ok(g) => g.clone(),
+        Err(p) => p.into_inner().clone(),
+    }
+}
+
+/// Attribute values as searchable text, including numbers with units.
+fn attributes_text(p: &Product) -> String {
+    p.attributes
+        .iter()
+        .map(|(k, v)| match v {
+            AttributeValue::Bool(true) => k.replace('_', " "),
+            other => other.display_text(),
+        })
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+impl SearchEngine {
+    /// Opens the indexes under `dir` (`None`: in memory). Without an embedder, search is lexical only and
+    /// responses say so.
+    pub fn open(
+        config: SearchConfig,
+        dir: Option<&Path>,
+        embedder: Option<Arc<dyn Embedder>>,
+    ) -> Result<Self, SearchError> {
+        let lexical = LexicalIndex::open(dir.map(|d| d.join("text")).as_deref())?;
+        let vectors = match &embedder {
+            Some(e) => Some(VectorIndex::open(
+                dir.map(|d| d.join("vectors")).as_deref(),
+                e.dimension(),
+                config.hnsw,
+            )?),
+            None => None,
+        };
+        let synonyms = match &config.synonyms {
+            Some(p) => Synonyms::parse(
+                &std::fs::read_to_string(p).map_err(|e| SearchError::Io(p.display().to_string(), e))?,
+            )
+            .map_err(|e| SearchError::Config(format!("{}: {e}", p.display())))?,
+            None => Synonyms::defaults(),
+        };
+        let rules = match &config.rules {
+            Some(p) => Rules::parse(
+                &std::fs::read_to_string(p).map_err(|e| SearchError::Io(p.display().to_string(), e))?,
+            )
+            .map_err(|e| SearchError::Config(format!("{}: {e}", p.display())))?,
+            None => Rules::default(),
+        };
+        Ok(Self {
+            cache: ResultCache::new(config.cache_capacity),
+            config,
+            docs: RwLock::new(HashMap::new()),
+            vocab: RwLock::new(Arc::new(Vocabulary::default())),
+            synonyms: RwLock::new(Arc::new(synonyms)),
+            rules: RwLock::new(Arc::new(rules)),
+            lexical,
+            vectors,
+            embedder,
+            generation: AtomicU64::new(0),
+            stats: SearchStats::default(),
+            popular: RwLock::new(HashMap::new()),
+        })
+    }
+
+    /// Settings in force.
+    pub fn config(&self) -> &SearchConfig {
+        &self.config
+    }
+
+    /// The text index (for its watermark and size).
+    pub fn lexical(&self) -> &LexicalIndex {
+        &self.lexical
+    }
+
+    /// The vector index, when an embedder is configured.
+    pub fn vectors(&self) -> Option<&VectorIndex> {
+        self.vectors.as_ref()
+    }
+
+    /// The embedder, when configured.
+    pub fn embedder(&self) -> Option<&Arc<dyn Embedder>> {
+        self.embedder.as_ref()
+    }
+
+    /// Catalog generation: bumped by every applied change, part of every cache key.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Marks cached answers stale (catalog, rules or synonyms changed).
+    pub fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Products known to search.
+    pub fn doc_count(&self) -> usize {
+        self.docs.read().map(|d| d.len()).unwrap_or(0)
+    }
+
+    /// Puts products into the doc table only (start-up load; the indexes are persistent).
+    pub fn load_docs(&self, products: &[Product]) {
+        if let Ok(mut docs) = self.docs.write() {
+            for p in products {
+                let d = SearchDoc::from_product(p);
+                if d.active {
+                    docs.insert(d.key, Arc::new(d));
+                } else {
+                    docs.remove(&d.key);
+                }
+            }
+        }
+    }
+
+    /// Applies catalog changes to the doc table and the text index, durably, recording `watermark`.
+    pub fn apply_text(&self, products: &[Product], watermark: i64) -> Result<(), SearchError> {
+        let built: Vec<(SearchDoc, String)> = products
+            .iter()
+            .map(|p| (SearchDoc::from_product(p), attributes_text(p)))
+            .collect();
+        let lex: Vec<LexicalDoc<'_>> = built
+            .iter()
+            .zip(products)
+            .map(|((d, a), p)| LexicalDoc {
+                doc: d,
+                description: &p.description,
+                attributes_text: a,
+            })
+            .collect();
+        self.lexical.upsert(&lex)?;
+        self.lexical.commit(watermark)?;
+        self.load_docs(products);
+        self.invalidate();
+        Ok(())
+    }
+
+    /// Embeds products whose searchable text changed and updates the vector index; archived products are
+    /// removed. Returns how many were embedded.
+    pub async fn apply_vectors(&self, products: &[Product], watermark: i64) -> Result<usize, SearchError> {
+        let (Some(vectors), Some(embedder)) = (&self.vectors, &self.embedder) else {
+            return Ok(0);
+        };
+        let mut todo = Vec::new();
+        for p in products {
+            let key = normalize::doc_key(&p.id);
+            if p.status != vitrine_core::ProductStatus::Active {
+                vectors.remove(key)?;
+                continue;
+            }
+            let text = embedding_text(p);
+            let hash = normalize::text_hash(&text);
+            if vectors.needs_embedding(key, hash) {
+                todo.push((key, hash, text));
+            }
+        }
+        let mut embedded = 0;
+        for chunk in todo.chunks(64) {
+            let texts: Vec<String> = chunk.iter().map(|t| t.2.clone()).collect();
+            let vecs = embedder
+                .embed(texts)
+                .await
+                .map_err(|e| SearchError::Model(e.to_string()))?;
+            let items: Vec<(u64, u64, Vec<f32>)> = chunk
+                .iter()
+                .zip(vecs)
+                .map(|((k, h, _), v)| (*k, *h, v))
+                .collect();
+            vectors.upsert(&items)?;
+            embedded += items.len();
+        }
+        vectors.set_watermark(watermark);
+        if embedded > 0 || !products.is_empty() {
+            self.invalidate();
+        }
+        Ok(embedded)
+    }
+
+    /// Recomputes the vocabulary from the doc table (after a batch of changes).
+    pub fn rebuild_vocabulary(&self) {
+        let vocab = match self.docs.read() {
+            Ok(docs) => Vocabulary::build(docs.values().map(|d| d.as_ref())),
+            Err(_) => return,
+        };
+        if let Ok(mut v) = self.vocab.write() {
+            *v = Arc::new(vocab);
+        }
+    }
+
+    /// Replaces the rules (reloaded file); cached answers are dropped.
+    pub fn set_rules(&self, rules: Rules) {
+        if let Ok(mut r) = self.rules.write() {
+            *r = Arc::new(rules);
+        }
+        self.invalidate();
+    }
+
+    /// Replaces the synonyms (reloaded file); cached answers are dropped.
+    pub fn set_synonyms(&self, synonyms: Synonyms) {
+        if let Ok(mut s) = self.synonyms.write() {
+            *s = Arc::new(synonyms);
+        }
+        self.invalidate();
+    }
+
+    /// The rules in force.
+    pub fn rules(&self) -> Arc<Rules> {
+        read(&self.rules)
+    }
+
+    /// Parses a query against the current vocabulary (also used by the evaluation).
+    pub fn parse(&self, query: &str) -> ParsedQuery {
+        let vocab: Arc<Vocabulary> = read(&self.vocab);
+        parse_query(query, &vocab)
+    }
+
+    /// A product's search view.
+    pub fn doc(&self, key: u64) -> Option<Arc<SearchDoc>> {
+        self.docs.read().ok()?.get(&key).cloned()
+    }
+
+    fn cache_key(&self, r: &SearchRequest) -> String {
+        format!(
+            "{}|{:?}|{}|{:?}|{:?}|{}|{}|{:?}|{}|{}",
+            self.generation(),
+            r.retrieval,
+            normalize::phrase(&r.query),
+            r.filters,
+            r.sort,
+            r.offset,
+            r.limit,
+            r.facets,
+            r.explain,
+            r.affinity.as_ref().map(Affinity::segment).unwrap_or_default()
+        )
+    }
+
+    /// Answers a search, from the cache when the same request was answered for this catalog generation.
+    pub async fn search(&self, r: &SearchRequest) -> Result<(Arc<SearchResponse>, bool), SearchError> {
+        self.stats.searches.fetch_add(1, Ordering::Relaxed);
+        let key = self.cache_key(r);
+        if let Some(hit) = self.cache.get(&key) {
+            self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
+            return Ok((hit, true));
+        }
+        self.stats.cache_misses.fetch_add(1, Ordering::Relaxed);
+        let generation = self.generation();
+        let answer = Arc::new(self.compute(r, generation).await?);
+        self.cache.insert(key, answer.clone());
+        Ok((answer, false))
+    }
+
+    async fn compute(&self, r: &SearchRequest, generation: u64) -> Result<SearchResponse, SearchError> {
+        let parsed = self.parse(&r.query);
+        let mut filters: Filters = r.filters.clone();
+        filters.add_parsed(&parsed);
+        let rules = self.rules();
+        if rules.out_of_stock == OutOfStock::Hide {
+            filters.in_stock = true;
+        }
+        let sort = r.sort.or(parsed.sort).unwrap_or(SortOrder::Relevance);
+        let limit = r.limit.min(self.config.max_page_size);
+        let mut notices = Vec::new();
+
+        let (mut fused, total, facet_keys) = if parsed.text.is_empty() {
+            self.browse(&filters)
+        } else {
+            self.retrieve(r, &parsed, &filters, &mut notices).await?
+        };
+
+        // Rules, personalisation, price preference.
+        let query_norm = normalize::phrase(&r.query);
+        let mut ranked: Vec<(Fused, Arc<SearchDoc>, f64, Vec<String>, f64)> = Vec::with_capacity(fused.len());
+        let docs = self.docs.read().map_err(|_| SearchError::Poisoned)?;
+        for f in fused.drain(..) {
+            let Some(d) = docs.get(&f.key).cloned() else { continue };
+            let (rules_factor, applied) = rules.factor(&d, &query_norm);
+            let personal = r.affinity.as_ref().map_or(1.0, |a| {
+                let w: f64 = d
+                    .facets
+                    .iter()
+                    .filter_map(|fv| a.weights.get(&(fv.name.clone(), fv.value.clone())))
+                    .sum();
+                1.0 + self.config.personalization_weight * w.min(1.0)
+            });
+            ranked.push((f, d, rules_factor, applied, personal));
+        }
+        let facets = self.facets(&docs, &facet_keys, r);
+        drop(docs);
+        if parsed.cheap && sort == SortOrder::Relevance && ranked.len() > 1 {
+            // "cheap": among relevant results, lower prices rise (up to +50% for the cheapest).
+            let mut prices: Vec<f64> = ranked.iter().map(|x| x.1.price).collect();
+            prices.sort_by(f64::total_cmp);
+            for x in &mut ranked {
+                let below = prices.partition_point(|p| *p < x.1.price) as f64 / prices.len() as f64;
+                x.2 *= 1.5 - below;
+                x.3.push("cheap_preference".into());
+            }
+        }
+        let score = |x: &(Fused, Arc<SearchDoc>, f64, Vec<String>, f64)| f64::from(x.0.score) * x.2 * x.4;
+        match sort {
+            SortOrder::Relevance => ranked.sort_by(|a, b| score(b).total_cmp(&score(a))),
+            SortOrder::PriceAsc => ranked.sort_by(|a, b| a.1.price.total_cmp(&b.1.price)),
+            SortOrder::PriceDesc => ranked.sort_by(|a, b| b.1.price.total_cmp(&a.1.price)),
+            SortOrder::Newest => ranked.sort_by(|a, b| b.1.updated_at_ms.cmp(&a.1.updated_at_ms)),
+            SortOrder::Rating => ranked.sort_by(|a, b| {
+                b.1.rating.unwrap_or(f64::MIN).total_cmp(&a.1.rating.unwrap_or(f64::MIN))
+            }),
+        }
+        if let Some(div) = &rules.diversity {
+            let attr = div.attribute.clone();
+            ranked = diversify(ranked, div, |x| {
+                x.1.facets.iter().find(|f| f.name == attr).map(|f| f.value.clone())
+            });
+        }
+        let mut hits: Vec<SearchHit> = ranked
+            .iter()
+            .map(|(f, d, rf, applied, pf)| {
+                let s = score(&(f.clone(), d.clone(), *rf, Vec::new(), *pf));
+                self.hit(d, s, r.explain.then(|| HitExplain {
+                    lexical: f.lexical.map(|l| l.0),
+                    lexical_rank: f.lexical.map(|l| l.1),
+                    semantic: f.semantic.map(|s| s.0),
+                    semantic_rank: f.semantic.map(|s| s.1),
+                    relevance: f.score,
+                    rules_factor: *rf,
+                    rules: applied.clone(),
+                    personal_factor: *pf,
+                    score: s,
+                }))
+            })
+            .collect();
+        self.apply_pins(&mut hits, &rules, &query_norm, &filters, r.explain);
+        let page: Vec<SearchHit> = hits.into_iter().skip(r.offset).take(limit).collect();
+        Ok(SearchResponse {
+            parsed,
+            sort,
+            total,
+            hits: page,
+            facets,
+            notices,
+            generation,
+        })
+    }
+
+    fn hit(&self, d: &SearchDoc, score: f64, explain: Option<HitExplain>) -> SearchHit {
+        SearchHit {
+            id: d.id.clone(),
+            title: d.title.clone(),
+            brand: d.brand.clone(),
+            price: d.price,
+            currency: d.currency.clone(),
+            in_stock: d.available,
+            score,
+            explain,
+        }
+    }
+
+    fn apply_pins(&self, hits: &mut Vec<SearchHit>, rules: &Rules, query: &str, filters: &Filters, explain: bool) {
+        for (sku, pos) in rules.pins_for(query) {
+            let key = normalize::doc_key(sku);
+            let Some(d) = self.doc(key) else { continue };
+            if !d.active || (filters.in_stock && !d.available) {
+                continue;
+            }
+            let existing = hits.iter().position(|h| h.id == sku);
+            let mut hit = match existing {
+                Some(i) => hits.remove(i),
+                None => self.hit(&d, 0.0, None),
+            };
+            if explain {
+                let e = hit.explain.get_or_insert(HitExplain {
+                    lexical: None,
+                    lexical_rank: None,
+                    semantic: None,
+                    semantic_rank: None,
+                    relevance: 0.0,
+                    rules_factor: 1.0,
+                    rules: Vec::new(),
+                    personal_factor: 1.0,
+                    score: 0.0,
+                });
+                e.rules.push(format!("pinned(position {})", pos + 1));
+            }
+            let at = pos.min(hits.len());
+            hits.insert(at, hit);
+        }
+    }
+
+    /// Empty text: every admissible product, in a stable browse order (in stock, rating, newest).
+    fn browse(&self, filters: &Filters) -> (Vec<Fused>, usize, Vec<u64>) {
+        let Ok(docs) = self.docs.read() else {
+            return (Vec::new(), 0, Vec::new());
+        };
+        let mut matched: Vec<&Arc<SearchDoc>> = docs.values().filter(|d| filters.accepts(d)).collect();
+        let total = matched.len();
+        matched.sort_by(|a, b| {
+            b.available
+                .cmp(&a.available)
+                .then(b.rating.unwrap_or(0.0).total_cmp(&a.rating.unwrap_or(0.0)))
+                .then(b.updated_at_ms.cmp(&a.updated_at_ms))
+                .then(a.id.cmp(&b.id))
+        });
+        let keep = self.config.facet_sample.max(self.config.candidates);
+        let fused: Vec<Fused> = matched
+            .iter()
+            .take(keep)
+            .enumerate()
+            .map(|(i, d)| Fused {
+                key: d.key,
+                score: 1.0 / (1.0 + i as f32),
+                lexical: None,
+                semantic: None,
+            })
+            .collect();
+        let keys = fused.iter().map(|f| f.key).collect();
+        (fused, total, keys)
+    }
+
+    async fn retrieve(
+        &self,
+        r: &SearchRequest,
+        parsed: &ParsedQuery,
+        filters: &Filters,
+        notices: &mut Vec<String>,
+    ) -> Result<(Vec<Fused>, usize, Vec<u64>), SearchError> {
+        let depth = self.config.candidates.max(r.offset + r.limit);
+        let synonyms = read(&self.synonyms);
+        let mut lexical = Vec::new();
+        let mut total = 0;
+        let mut facet_keys = Vec::new();
+        if r.retrieval != Retrieval::Semantic {
+            let hits = self.lexical.search(
+                &LexicalQuery {
+                    text: &parsed.text,
+                    filters,
+                    synonyms: &synonyms,
+                },
+                depth.max(self.config.facet_sample),
+            )?;
+            total = hits.total;
+            facet_keys = hits.hits.iter().map(|h| h.0).collect();
+            lexical = hits.hits;
+            lexical.truncate(depth);
+        }
+        let mut semantic = Vec::new();
+        if r.retrieval != Retrieval::Lexical {
+            match self.semantic(&parsed.text, filters, depth).await {
+                Ok(s) => semantic = s,
+                Err(reason) => {
+                    self.stats.semantic_fallbacks.fetch_add(1, Ordering::Relaxed);
+                    notices.push(format!("semantic retrieval unavailable ({reason}); lexical results only"));
+                    if r.retrieval == Retrieval::Semantic {
+                        return Err(SearchError::Model(reason));
+                    }
+                }
+            }
+        }
+        let known: std::collections::HashSet<u64> = facet_keys.iter().copied().collect();
+        for (k, _) in &semantic {
+            if !known.contains(k) {
+                facet_keys.push(*k);
+                total += 1;
+            }
+        }
+        Ok((fuse(&lexical, &semantic, self.config.fusion), total, facet_keys))
+    }
+
+    async fn semantic(&self, text: &str, filters: &Filters, k: usize) -> Result<Vec<(u64, f32)>, String> {
+        let (Some(vectors), Some(embedder)) = (&self.vectors, &self.embedder) else {
+            return Err("no embedding model configured".into());
+        };
+        if vectors.is_empty() {
+            return Err("vector index is still being built".into());
+        }
+        let q = embedder
+            .embed(vec![text.to_string()])
+            .await
+            .map_err(|e| e.to_string())?
+            .pop()
+            .ok_or("embedder returned no vector")?;
+        let docs = self.docs.read().map_err(|_| "doc table poisoned".to_string())?;
+        let accept = |key: u64| docs.get(&key).is_some_and(|d| filters.accepts(d));
+        let hits = vectors
+            .search(&q, k, Some(&accept))
+            .map_err(|e| e.to_string())?;
+        Ok(hits
+            .into_iter()
+            .filter(|(_, s)| *s >= self.config.semantic_floor)
+            .collect())
+    }
+
+    fn facets(
+        &self,
+        docs: &HashMap<u64, Arc<SearchDoc>>,
+        keys: &[u64],
+        r: &SearchRequest,
+    ) -> BTreeMap<String, Vec<FacetCount>> {
+        let names: Vec<String> = if r.facets.is_empty() {
+            self.config.default_facets.clone()
+        } else {
+            r.facets.iter().map(|f| normalize::phrase(f).replace(' ', "_")).collect()
+        };
+        let mut counts: BTreeMap<String, HashMap<String, (String, u32)>> = BTreeMap::new();
+        for key in keys.iter().take(self.config.facet_sample) {
+            let Some(d) = docs.get(key) else { continue };
+            for f in &d.facets {
+                if names.contains(&f.name) {
+                    let e = counts
+                        .entry(f.name.clone())
+                        .or_default()
+                        .entry(f.value.clone())
+                        .or_insert_with(|| (f.display.clone(), 0));
+                    e.1 += 1;
+                }
+            }
+        }
+        counts
+            .into_iter()
+            .map(|(name, values)| {
+                let mut v: Vec<FacetCount> = values
+                    .into_values()
+                    .map(|(value, count)| FacetCount { value, count })
+                    .collect();
+                v.sort_by(|a, b| b.count.cmp(&a.count).then(a.value.cmp(&b.value)));
+                v.truncate(self.config.facet_values);
+                (name, v)
+            })
+            .collect()
+    }
+
+    /// Counts a query for autocomplete popularity.
+    pub fn record_query(&self, query: &str) {
+        let q = normalize::phrase(query);
+        if q.is_empty() || q.len() > 100 {
+            return;
+        }
+        if let Ok(mut p) = self.popular.write() {
+            if p.len() < 100_000 || p.contains_key(&q) {
+                *p.entry(q).or_default() += 1;
+            }
+        }
+    }
+
+    /// Autocomplete: popular queries and catalog values starting with what was typed.
+    pub fn suggest(&self, prefix: &str, limit: usize) -> Vec<crate::suggest::Suggestion> {
+        let vocab = read(&self.vocab);
+        let popular = self.popular.read().unwrap_or_else(|p| p.into_inner());
+        crate::suggest::suggest(prefix, limit, &popular, &vocab)
+    }
+}

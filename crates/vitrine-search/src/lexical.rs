@@ -1,0 +1,430 @@
+//! The full-text index (tantivy): BM25 over title, brand, category, attribute values and description with
+//! per-field boosts, English stemming, query-time synonyms and typo tolerance for longer words. Filters
+//! are query clauses, so constrained searches keep full recall.
+
+use crate::doc::SearchDoc;
+use crate::filters::Filters;
+use crate::normalize::{self, is_stop_word};
+use crate::synonyms::Synonyms;
+use crate::SearchError;
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::Mutex;
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, RangeQuery,
+    TermQuery,
+};
+use tantivy::schema::{
+    Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, STRING,
+};
+use tantivy::tokenizer::TokenStream;
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
+
+/// Relative weight of a match in each field.
+const BOOSTS: [(FieldName, f32); 5] = [
+    (FieldName::Title, 3.0),
+    (FieldName::Brand, 2.0),
+    (FieldName::Category, 1.5),
+    (FieldName::Attributes, 1.2),
+    (FieldName::Description, 0.4),
+];
+/// Weight of a synonym relative to the word typed.
+const SYNONYM_WEIGHT: f32 = 0.7;
+/// Weight of a typo-tolerant match.
+const FUZZY_WEIGHT: f32 = 0.5;
+/// Extra weight when the whole query appears as a phrase in the title.
+const PHRASE_WEIGHT: f32 = 2.0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FieldName {
+    Title,
+    Brand,
+    Category,
+    Attributes,
+    Description,
+}
+
+#[derive(Clone, Copy)]
+struct Fields {
+    key: Field,
+    title: Field,
+    title_exact: Field,
+    brand: Field,
+    category: Field,
+    attributes: Field,
+    description: Field,
+    facets_exact: Field,
+    kv: Field,
+    price: Field,
+    available: Field,
+}
+
+impl Fields {
+    fn text(&self, f: FieldName) -> Field {
+        match f {
+            FieldName::Title => self.title,
+            FieldName::Brand => self.brand,
+            FieldName::Category => self.category,
+            FieldName::Attributes => self.attributes,
+            FieldName::Description => self.description,
+        }
+    }
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let stemmed = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("en_stem")
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    );
+    let exact = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("default")
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    );
+    let fields = Fields {
+        key: b.add_u64_field("key", NumericOptions::default().set_indexed().set_fast().set_stored()),
+        title: b.add_text_field("title", stemmed.clone()),
+        title_exact: b.add_text_field("title_exact", exact.clone()),
+        brand: b.add_text_field("brand", stemmed.clone()),
+        category: b.add_text_field("category", stemmed.clone()),
+        attributes: b.add_text_field("attributes", stemmed.clone()),
+        description: b.add_text_field("description", stemmed),
+        facets_exact: b.add_text_field("facets_exact", exact),
+        kv: b.add_text_field("kv", STRING),
+        price: b.add_f64_field("price", NumericOptions::default().set_indexed().set_fast()),
+        available: b.add_u64_field("available", NumericOptions::default().set_indexed().set_fast()),
+    };
+    (b.build(), fields)
+}
+
+/// What the text index stores about one product beyond its [`SearchDoc`].
+pub struct LexicalDoc<'a> {
+    /// The search view.
+    pub doc: &'a SearchDoc,
+    /// Description text.
+    pub description: &'a str,
+    /// Attribute values as text, including non-facet ones.
+    pub attributes_text: &'a str,
+}
+
+/// The tantivy index and its single writer.
+pub struct LexicalIndex {
+    index: Index,
+    reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    fields: Fields,
+}
+
+/// A retrieval request against the text index.
+pub struct LexicalQuery<'a> {
+    /// Relevance words (empty means "everything that passes the filters").
+    pub text: &'a str,
+    /// Admissibility.
+    pub filters: &'a Filters,
+    /// Query-time synonyms.
+    pub synonyms: &'a Synonyms,
+}
+
+/// Hits of a text search: (key, BM25 score) best first, and how many products matched in all.
+#[derive(Debug, Default)]
+pub struct LexicalHits {
+    /// Best hits.
+    pub hits: Vec<(u64, f32)>,
+    /// Size of the whole matched set.
+    pub total: usize,
+}
+
+fn tantivy_err(e: impl std::fmt::Display) -> SearchError {
+    SearchError::Index(e.to_string())
+}
+
+impl LexicalIndex {
+    /// Opens (or creates) the index in `dir`; `None` keeps it in memory (evaluation, tests).
+    pub fn open(dir: Option<&Path>) -> Result<Self, SearchError> {
+        let (schema, fields) = schema();
+        let index = match dir {
+            Some(d) => {
+                std::fs::create_dir_all(d).map_err(|e| SearchError::Io(d.display().to_string(), e))?;
+                let directory = tantivy::directory::MmapDirectory::open(d).map_err(tantivy_err)?;
+                Index::open_or_create(directory, schema).map_err(tantivy_err)?
+            }
+            None => Index::create_in_ram(schema),
+        };
+        let writer = index
+            .writer_with_num_threads(1, 64_000_000)
+            .map_err(tantivy_err)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(tantivy_err)?;
+        Ok(Self {
+            index,
+            reader,
+            writer: Mutex::new(writer),
+            fields,
+        })
+    }
+
+    /// The change-feed position this index reflects (stored in the commit itself, so index content and
+    /// position can never disagree after a crash).
+    pub fn watermark(&self) -> i64 {
+        self.index
+            .load_metas()
+            .ok()
+            .and_then(|m| m.payload)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Replaces (or adds) products; archived ones are only removed. Visible after [`Self::commit`].
+    pub fn upsert(&self, docs: &[LexicalDoc<'_>]) -> Result<(), SearchError> {
+        let f = self.fields;
+        let writer = self.writer.lock().map_err(|_| SearchError::Poisoned)?;
+        for d in docs {
+            writer.delete_term(Term::from_field_u64(f.key, d.doc.key));
+            if !d.doc.active {
+                continue;
+            }
+            let mut doc = TantivyDocument::default();
+            doc.add_u64(f.key, d.doc.key);
+            doc.add_text(f.title, &d.doc.title);
+            doc.add_text(f.title_exact, &d.doc.title);
+            if let Some(b) = &d.doc.brand {
+                doc.add_text(f.brand, b);
+            }
+            doc.add_text(f.category, d.doc.category.join(" "));
+            doc.add_text(f.attributes, d.attributes_text);
+            doc.add_text(f.description, d.description);
+            let mut facet_text = String::new();
+            for fv in &d.doc.facets {
+                doc.add_text(f.kv, format!("{}={}", fv.name, fv.value));
+                facet_text.push_str(&fv.value);
+                facet_text.push_str(" | ");
+            }
+            doc.add_text(f.facets_exact, facet_text);
+            doc.add_f64(f.price, d.doc.price);
+            doc.add_u64(f.available, u64::from(d.doc.available));
+            writer.add_document(doc).map_err(tantivy_err)?;
+        }
+        Ok(())
+    }
+
+    /// Removes a product.
+    pub fn remove(&self, key: u64) -> Result<(), SearchError> {
+        let writer = self.writer.lock().map_err(|_| SearchError::Poisoned)?;
+        writer.delete_term(Term::from_field_u64(self.fields.key, key));
+        Ok(())
+    }
+
+    /// Makes pending changes durable and visible, recording the change-feed position.
+    pub fn commit(&self, watermark: i64) -> Result<(), SearchError> {
+        let mut writer = self.writer.lock().map_err(|_| SearchError::Poisoned)?;
+        let mut prepared = writer.prepare_commit().map_err(tantivy_err)?;
+        prepared.set_payload(&watermark.to_string());
+        prepared.commit().map_err(tantivy_err)?;
+        drop(writer);
+        self.reader.reload().map_err(tantivy_err)
+    }
+
+    /// Drops every document (before a full rebuild).
+    pub fn clear(&self) -> Result<(), SearchError> {
+        let writer = self.writer.lock().map_err(|_| SearchError::Poisoned)?;
+        writer.delete_all_documents().map_err(tantivy_err)?;
+        drop(writer);
+        self.commit(0)
+    }
+
+    /// Number of searchable products.
+    pub fn len(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// Whether the index is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn analyze(&self, field: Field, text: &str) -> Vec<Term> {
+        let mut out = Vec::new();
+        if let Ok(mut tok) = self.index.tokenizer_for_field(field) {
+            let mut stream = tok.token_stream(text);
+            while stream.advance() {
+                out.push(Term::from_field_text(field, &stream.token().text));
+            }
+        }
+        out
+    }
+
+    /// Clauses matching `phrase` in `field` (a term, or a phrase of terms).
+    fn phrase_clause(&self, field: Field, phrase: &str) -> Option<Box<dyn Query>> {
+        let terms = self.analyze(field, phrase);
+        match terms.len() {
+            0 => None,
+            1 => Some(Box::new(TermQuery::new(
+                terms.into_iter().next()?,
+                IndexRecordOption::WithFreqs,
+            ))),
+            _ => Some(Box::new(PhraseQuery::new(terms))),
+        }
+    }
+
+    fn relevance_query(&self, searcher: &Searcher, q: &LexicalQuery<'_>) -> Option<Box<dyn Query>> {
+        let f = self.fields;
+        let words: Vec<String> = normalize::tokens(q.text)
+            .into_iter()
+            .filter(|w| !is_stop_word(w))
+            .take(32)
+            .collect();
+        if words.is_empty() {
+            return None;
+        }
+        let word_refs: Vec<&str> = words.iter().map(String::as_str).collect();
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for w in &words {
+            let mut known = false;
+            for (name, boost) in BOOSTS {
+                for term in self.analyze(f.text(name), w) {
+                    known |= searcher.doc_freq(&term).unwrap_or(0) > 0;
+                    clauses.push((
+                        Occur::Should,
+                        Box::new(BoostQuery::new(
+                            Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)),
+                            boost,
+                        )),
+                    ));
+                }
+            }
+            let chars = w.chars().count();
+            if !known && chars >= 5 && !w.chars().any(|c| c.is_ascii_digit()) {
+                let distance = if chars >= 9 { 2 } else { 1 };
+                let term = Term::from_field_text(f.title_exact, w);
+                clauses.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(
+                        Box::new(FuzzyTermQuery::new(term, distance, true)),
+                        FUZZY_WEIGHT * BOOSTS[0].1,
+                    )),
+                ));
+            }
+        }
+        for (_, _, alts) in q.synonyms.expansions(&word_refs) {
+            for alt in alts {
+                for (name, boost) in BOOSTS.iter().take(3) {
+                    if let Some(c) = self.phrase_clause(f.text(*name), &alt) {
+                        clauses.push((Occur::Should, Box::new(BoostQuery::new(c, boost * SYNONYM_WEIGHT))));
+                    }
+                }
+            }
+        }
+        if words.len() >= 2 {
+            if let Some(c) = self.phrase_clause(f.title, &words.join(" ")) {
+                clauses.push((Occur::Should, Box::new(BoostQuery::new(c, PHRASE_WEIGHT))));
+            }
+        }
+        Some(Box::new(BooleanQuery::new(clauses)))
+    }
+
+    fn filter_clauses(&self, filters: &Filters) -> Vec<(Occur, Box<dyn Query>)> {
+        let f = self.fields;
+        let mut out: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        if filters.price_min.is_some() || filters.price_max.is_some() {
+            let lo = filters
+                .price_min
+                .map_or(Bound::Unbounded, |v| Bound::Included(Term::from_field_f64(f.price, v)));
+            let hi = filters
+                .price_max
+                .map_or(Bound::Unbounded, |v| Bound::Included(Term::from_field_f64(f.price, v)));
+            out.push((Occur::Must, Box::new(RangeQuery::new(lo, hi))));
+        }
+        if filters.in_stock {
+            out.push((
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_u64(f.available, 1),
+                    IndexRecordOption::Basic,
+                )),
+            ));
+        }
+        for (name, values) in &filters.attributes {
+            let lenient = filters.lenient.get(name).copied().unwrap_or(false);
+            let mut any: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+            for v in values {
+                any.push((Occur::Should, self.kv_clause(name, v)));
+                if lenient {
+                    if let Some(c) = self.phrase_clause(f.title_exact, v) {
+                        any.push((Occur::Should, c));
+                    }
+                }
+            }
+            out.push((Occur::Must, Box::new(BooleanQuery::new(any))));
+        }
+        for e in &filters.exclusions {
+            if let Some(name) = &e.name {
+                out.push((Occur::MustNot, self.kv_clause(name, &e.value)));
+                if let Some(c) = self.phrase_clause(f.title_exact, &e.value) {
+                    out.push((Occur::MustNot, c));
+                }
+            } else {
+                for field in [f.title_exact, f.facets_exact] {
+                    if let Some(c) = self.phrase_clause(field, &e.value) {
+                        out.push((Occur::MustNot, c));
+                    }
+                }
+            }
+        }
+        if !filters.category_prefix.is_empty() {
+            for seg in &filters.category_prefix {
+                out.push((Occur::Must, self.kv_clause("category", seg)));
+            }
+        }
+        out
+    }
+
+    fn kv_clause(&self, name: &str, value: &str) -> Box<dyn Query> {
+        Box::new(TermQuery::new(
+            Term::from_field_text(self.fields.kv, &format!("{name}={value}")),
+            IndexRecordOption::Basic,
+        ))
+    }
+
+    /// The `limit` best products for the query among those passing the filters, and the matched count.
+    pub fn search(&self, q: &LexicalQuery<'_>, limit: usize) -> Result<LexicalHits, SearchError> {
+        let searcher = self.reader.searcher();
+        let relevance = self.relevance_query(&searcher, q);
+        let has_text = relevance.is_some();
+        let mut clauses = self.filter_clauses(q.filters);
+        let positive = clauses.iter().any(|(o, _)| *o != Occur::MustNot);
+        match relevance {
+            Some(r) => clauses.push((Occur::Must, r)),
+            None if !positive => clauses.push((Occur::Must, Box::new(AllQuery))),
+            None => {}
+        }
+        let query = BooleanQuery::new(clauses);
+        let (top, total) = searcher
+            .search(&query, &(TopDocs::with_limit(limit.max(1)), Count))
+            .map_err(tantivy_err)?;
+        // Keys come from the fast-field column (no stored-document decompression on the hot path).
+        let mut columns = std::collections::HashMap::new();
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, addr) in top {
+            let column = match columns.entry(addr.segment_ord) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(v) => v.insert(
+                    searcher
+                        .segment_reader(addr.segment_ord)
+                        .fast_fields()
+                        .u64("key")
+                        .map_err(tantivy_err)?,
+                ),
+            };
+            if let Some(key) = column.first(addr.doc_id) {
+                hits.push((key, if has_text { score } else { 0.0 }));
+            }
+        }
+        Ok(LexicalHits { hits, total })
+    }
+}

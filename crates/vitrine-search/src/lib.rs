@@ -1,0 +1,131 @@
+//! # vitrine-search — product search that understands shoppers
+//!
+//! Hybrid retrieval over the catalog: a tantivy full-text index (BM25 with field boosts, stemming,
+//! synonyms, typo tolerance) and an HNSW vector index (usearch, int8) over product embeddings from
+//! `vitrine-models`, fused ([`fusion`]), then merchandising [`rules`] and optional personalisation.
+//! Queries are parsed first ([`query`]): price, attributes from the catalog's own vocabulary, negation,
+//! sort and stock intents become filters applied *inside* both retrievers.
+//!
+//! ## Data flow
+//! store change feed → [`sync`] → doc table + text index (fast) and vector index (embedding, slower) →
+//! [`SearchEngine::search`] → parse → filters → lexical ∥ semantic → fuse → rules → sort → pins → page.
+//!
+//! ## Invariants
+//! - Indexes are derived: everything can be rebuilt from the store (`vitrine reindex`).
+//! - Each index records the change-feed position it reflects together with its own durable save, so after
+//!   a crash it re-applies (idempotently) rather than skips.
+//! - A cached answer is only served for the catalog generation it was computed on.
+//! - No input makes search panic; unknown filter fields are refused by the API layer before they get here.
+
+pub mod cache;
+pub mod doc;
+pub mod engine;
+pub mod eval;
+pub mod filters;
+pub mod fusion;
+pub mod lexical;
+pub mod normalize;
+pub mod query;
+pub mod rules;
+pub mod suggest;
+pub mod synonyms;
+pub mod sync;
+pub mod types;
+pub mod vectors;
+pub mod vocab;
+
+pub use engine::{SearchEngine, SearchStats};
+pub use filters::Filters;
+pub use fusion::Fusion;
+pub use query::{ParsedQuery, SortOrder};
+pub use rules::Rules;
+pub use types::*;
+pub use vectors::HnswParams;
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Why a search operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// The index library reported an error.
+    #[error("search index: {0}")]
+    Index(String),
+    /// A file could not be read or written.
+    #[error("{0}: {1}")]
+    Io(String, #[source] std::io::Error),
+    /// A lock was poisoned by a panic elsewhere.
+    #[error("search state is unavailable after an internal panic")]
+    Poisoned,
+    /// Embedding failed.
+    #[error("embedding model: {0}")]
+    Model(String),
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(String),
+    /// Bad configuration (rules, synonyms).
+    #[error("search configuration: {0}")]
+    Config(String),
+}
+
+/// The `[search]` table of the config file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SearchConfig {
+    /// Whether the server builds and serves search.
+    pub enabled: bool,
+    /// How lexical and semantic lists are fused.
+    pub fusion: Fusion,
+    /// Candidates taken from each retriever.
+    pub candidates: usize,
+    /// Facet counts cover at most this many of the best matches.
+    pub facet_sample: usize,
+    /// Values listed per facet.
+    pub facet_values: usize,
+    /// Cached answers (0 disables the cache).
+    pub cache_capacity: usize,
+    /// Synonyms file (default: the shipped list).
+    pub synonyms: Option<PathBuf>,
+    /// Merchandising rules file (re-read when it changes).
+    pub rules: Option<PathBuf>,
+    /// HNSW parameters.
+    pub hnsw: HnswParams,
+    /// Facets computed when the request names none.
+    pub default_facets: Vec<String>,
+    /// Strength of personalisation (0 disables it).
+    pub personalization_weight: f64,
+    /// Largest page.
+    pub max_page_size: usize,
+    /// Semantic-only candidates below this cosine similarity are dropped.
+    pub semantic_floor: f32,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            fusion: Fusion::default(),
+            candidates: 200,
+            facet_sample: 1_000,
+            facet_values: 20,
+            cache_capacity: 20_000,
+            synonyms: None,
+            rules: None,
+            hnsw: HnswParams::default(),
+            default_facets: ["brand", "category", "colour", "color", "gender", "material", "size"]
+                .map(String::from)
+                .to_vec(),
+            personalization_weight: 0.2,
+            max_page_size: 100,
+            semantic_floor: 0.0,
+        }
+    }
+}
+
+/// Where the indexes live, next to the database: `<db dir>/search/`.
+pub fn index_dir(db_path: &std::path::Path) -> PathBuf {
+    db_path
+        .parent()
+        .map(|p| p.join("search"))
+        .unwrap_or_else(|| PathBuf::from("search"))
+}

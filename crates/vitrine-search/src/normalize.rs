@@ -1,0 +1,143 @@
+//! Text normalisation shared by indexing, query understanding and filters, so a value written in the
+//! catalog and the same value typed by a shopper meet in the same form.
+
+/// Lower-cased alphanumeric tokens; possessives (`men's`) lose their `'s`, so "men's shoes" and
+/// "mens shoes" both reach the gender value "men".
+pub fn tokens(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_alphanumeric() {
+            current.extend(c.to_lowercase().filter(|l| l.is_alphanumeric()));
+        } else if (c == '\'' || c == '’') && !current.is_empty() {
+            // "men's" → "men"; "o'neill" keeps both halves as one word.
+            let next = chars.peek().copied();
+            if matches!(next, Some('s') | Some('S')) {
+                chars.next();
+                let after = chars.peek().copied();
+                if after.is_some_and(|a| a.is_alphanumeric()) {
+                    current.push('s');
+                }
+            }
+        } else if !current.is_empty() {
+            out.push(std::mem::take(&mut current));
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+/// The canonical form of a phrase: its tokens joined by single spaces.
+pub fn phrase(text: &str) -> String {
+    tokens(text).join(" ")
+}
+
+/// A padded form (" a b c ") in which whole-phrase containment is a plain substring test.
+pub fn padded(text: &str) -> String {
+    let mut s = String::with_capacity(text.len() + 2);
+    s.push(' ');
+    s.push_str(&phrase(text));
+    s.push(' ');
+    s
+}
+
+/// Whether `haystack_padded` (from [`padded`]) contains the normalised `needle` as whole words.
+pub fn contains_phrase(haystack_padded: &str, needle: &str) -> bool {
+    if needle.is_empty() {
+        return false;
+    }
+    let mut probe = String::with_capacity(needle.len() + 2);
+    probe.push(' ');
+    probe.push_str(needle);
+    probe.push(' ');
+    haystack_padded.contains(&probe)
+}
+
+/// Stable 64-bit key of a SKU: the identity shared by the text index, the vector index and the doc table,
+/// stable across restarts without a separate id map (FNV-1a; collisions are checked at insert).
+pub fn doc_key(sku: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in sku.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    // usearch reserves u64::MAX as "no key".
+    h & 0x7fff_ffff_ffff_ffff
+}
+
+/// Hash of a text, used to skip re-embedding products whose searchable text did not change.
+pub fn text_hash(text: &str) -> u64 {
+    doc_key(text)
+}
+
+/// Words that carry no meaning for retrieval in a shopping query.
+pub fn is_stop_word(token: &str) -> bool {
+    matches!(
+        token,
+        "a" | "an"
+            | "the"
+            | "for"
+            | "with"
+            | "of"
+            | "and"
+            | "or"
+            | "in"
+            | "on"
+            | "to"
+            | "by"
+            | "at"
+            | "is"
+            | "are"
+            | "i"
+            | "me"
+            | "my"
+            | "want"
+            | "need"
+            | "looking"
+            | "some"
+            | "any"
+            | "that"
+            | "this"
+            | "it"
+            | "from"
+            | "be"
+            | "please"
+            | "show"
+            | "find"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn possessives_and_punctuation() {
+        assert_eq!(tokens("Men's Navy-Blue T-Shirt!"), ["men", "navy", "blue", "t", "shirt"]);
+        assert_eq!(tokens("O'Neill"), ["oneill"]);
+        assert_eq!(tokens("it’s"), ["it"]);
+        assert_eq!(phrase("  Navy   BLUE "), "navy blue");
+    }
+
+    #[test]
+    fn whole_word_containment() {
+        let h = padded("Roadster Men Navy Blue Shirt");
+        assert!(contains_phrase(&h, "navy blue"));
+        assert!(!contains_phrase(&h, "avy blue"));
+        assert!(!contains_phrase(&h, ""));
+    }
+
+    proptest! {
+        #[test]
+        fn tokens_never_panic_and_are_lowercase_alnum(s in "\\PC{0,200}") {
+            for t in tokens(&s) {
+                prop_assert!(!t.is_empty());
+                prop_assert!(t.chars().all(|c| c.is_alphanumeric()));
+            }
+        }
+    }
+}

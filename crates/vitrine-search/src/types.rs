@@ -1,0 +1,142 @@
+//! Request and response of a search, independent of HTTP (the server maps them to JSON).
+
+use crate::filters::Filters;
+use crate::query::{ParsedQuery, SortOrder};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+/// Which retrievers run; the evaluation compares them, the API uses `Hybrid`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Retrieval {
+    /// Lexical and semantic, fused.
+    #[default]
+    Hybrid,
+    /// BM25 only.
+    Lexical,
+    /// Embeddings only.
+    Semantic,
+}
+
+/// A shopper's leanings, from their recent events: normalised facet value → weight in 0..1.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Affinity {
+    /// ("brand", "acme") → 0.6 …
+    pub weights: BTreeMap<(String, String), f64>,
+}
+
+impl Affinity {
+    /// A stable short label of the strongest leanings, used as the cache segment.
+    pub fn segment(&self) -> String {
+        let mut top: Vec<_> = self.weights.iter().collect();
+        top.sort_by(|a, b| b.1.total_cmp(a.1).then(a.0.cmp(b.0)));
+        top.iter()
+            .take(3)
+            .map(|((n, v), w)| format!("{n}={v}:{:.1}", **w))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// One search.
+#[derive(Debug, Clone, Default)]
+pub struct SearchRequest {
+    /// Free text (may be empty: browse).
+    pub query: String,
+    /// Explicit filters (facet selections, price slider…).
+    pub filters: Filters,
+    /// Explicit order; otherwise the query's sort words, otherwise relevance.
+    pub sort: Option<SortOrder>,
+    /// Results skipped (pagination).
+    pub offset: usize,
+    /// Results returned.
+    pub limit: usize,
+    /// Attributes to count values of; empty = the configured defaults.
+    pub facets: Vec<String>,
+    /// Include score breakdowns.
+    pub explain: bool,
+    /// Retrievers to use.
+    pub retrieval: Retrieval,
+    /// Personalisation, when the shopper is known.
+    pub affinity: Option<Affinity>,
+}
+
+/// Score breakdown of one result.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+pub struct HitExplain {
+    /// BM25 score, if the text index found it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lexical: Option<f32>,
+    /// Rank in the lexical list (1-based).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lexical_rank: Option<usize>,
+    /// Cosine similarity, if the vector index found it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub semantic: Option<f32>,
+    /// Rank in the semantic list (1-based).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub semantic_rank: Option<usize>,
+    /// Fused relevance before rules.
+    pub relevance: f32,
+    /// Product of rule multipliers.
+    pub rules_factor: f64,
+    /// Rules that changed this result.
+    pub rules: Vec<String>,
+    /// Personalisation multiplier.
+    pub personal_factor: f64,
+    /// Final score.
+    pub score: f64,
+}
+
+/// One result.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+pub struct SearchHit {
+    /// SKU.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Brand.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub brand: Option<String>,
+    /// Current price.
+    pub price: f64,
+    /// Currency.
+    pub currency: String,
+    /// Sellable now.
+    pub in_stock: bool,
+    /// Final score (higher is better; comparable within one response).
+    pub score: f64,
+    /// Why it is here (`explain=true`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explain: Option<HitExplain>,
+}
+
+/// A facet value and how many matched products carry it.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+pub struct FacetCount {
+    /// The catalog's spelling.
+    pub value: String,
+    /// Matched products with this value.
+    pub count: u32,
+}
+
+/// A search answer.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SearchResponse {
+    /// What Vitrine understood.
+    pub parsed: ParsedQuery,
+    /// Order applied.
+    pub sort: SortOrder,
+    /// Matched products in all (the text index's matched set plus semantic-only candidates).
+    pub total: usize,
+    /// The requested page.
+    pub hits: Vec<SearchHit>,
+    /// Value counts over the matched set (at most the best `facet_sample` matches).
+    pub facets: BTreeMap<String, Vec<FacetCount>>,
+    /// Degradations, e.g. semantic retrieval unavailable.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<String>,
+    /// Catalog generation the answer reflects.
+    pub generation: u64,
+}

@@ -1,0 +1,341 @@
+//! The vector index: HNSW (usearch) over product embeddings, stored int8-quantized, cosine metric,
+//! with filtered graph search so constraints are enforced during traversal. It remembers which text each
+//! vector was made from, so price or stock changes never pay for a re-embedding.
+
+use crate::SearchError;
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
+
+/// HNSW parameters; chosen by `vitrine bench vectors` (recall@10 ≥ 0.95 against exact search).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct HnswParams {
+    /// Graph degree (M).
+    pub connectivity: usize,
+    /// Candidate list size while building (efConstruction).
+    pub expansion_add: usize,
+    /// Candidate list size while searching (ef).
+    pub expansion_search: usize,
+}
+
+impl Default for HnswParams {
+    fn default() -> Self {
+        Self {
+            connectivity: 16,
+            expansion_add: 128,
+            expansion_search: 64,
+        }
+    }
+}
+
+/// Concurrent searches the index prepares scratch space for.
+const SEARCH_THREADS: usize = 256;
+
+struct Inner {
+    index: Index,
+    /// key → hash of the text its vector was computed from.
+    sources: HashMap<u64, u64>,
+    watermark: i64,
+}
+
+/// HNSW index of product vectors.
+pub struct VectorIndex {
+    inner: RwLock<Inner>,
+    dir: Option<PathBuf>,
+    dimensions: usize,
+    params: HnswParams,
+}
+
+fn options(dimensions: usize, p: HnswParams) -> IndexOptions {
+    IndexOptions {
+        dimensions,
+        metric: MetricKind::Cos,
+        quantization: ScalarKind::I8,
+        connectivity: p.connectivity,
+        expansion_add: p.expansion_add,
+        expansion_search: p.expansion_search,
+        multi: false,
+    }
+}
+
+fn usearch_err(e: impl std::fmt::Display) -> SearchError {
+    SearchError::Index(format!("vector index: {e}"))
+}
+
+impl VectorIndex {
+    /// Opens the index saved in `dir` (or creates it); `None` keeps it in memory.
+    pub fn open(dir: Option<&Path>, dimensions: usize, params: HnswParams) -> Result<Self, SearchError> {
+        let index = Index::new(&options(dimensions, params)).map_err(usearch_err)?;
+        let mut inner = Inner {
+            index,
+            sources: HashMap::new(),
+            watermark: 0,
+        };
+        if let Some(d) = dir {
+            std::fs::create_dir_all(d).map_err(|e| SearchError::Io(d.display().to_string(), e))?;
+            let graph = d.join("vectors.usearch");
+            let state = d.join("vectors.state");
+            if graph.exists() && state.exists() {
+                match read_state(&state) {
+                    Ok((wm, sources, dims)) if dims == dimensions => {
+                        inner.index.load(&graph.to_string_lossy()).map_err(usearch_err)?;
+                        inner.watermark = wm;
+                        inner.sources = sources;
+                    }
+                    Ok(_) => tracing::warn!("vector index was built for another model; rebuilding"),
+                    Err(e) => tracing::warn!(error = %e, "vector index state unreadable; rebuilding"),
+                }
+            }
+        }
+        inner.index.change_expansion_search(params.expansion_search);
+        let capacity = inner.index.size().max(1024) * 2;
+        inner
+            .index
+            .reserve_capacity_and_threads(capacity, SEARCH_THREADS)
+            .map_err(usearch_err)?;
+        Ok(Self {
+            inner: RwLock::new(inner),
+            dir: dir.map(Path::to_path_buf),
+            dimensions,
+            params,
+        })
+    }
+
+    /// Vector length.
+    pub fn dimensions(&self) -> usize {
+        self.dimensions
+    }
+
+    /// HNSW parameters in use.
+    pub fn params(&self) -> HnswParams {
+        self.params
+    }
+
+    /// Change-feed position of the last save.
+    pub fn watermark(&self) -> i64 {
+        self.inner.read().map(|i| i.watermark).unwrap_or(0)
+    }
+
+    /// Number of vectors.
+    pub fn len(&self) -> usize {
+        self.inner.read().map(|i| i.index.size()).unwrap_or(0)
+    }
+
+    /// Whether the index holds no vectors.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether `key` lacks a vector for the text with this hash (new product or changed text).
+    pub fn needs_embedding(&self, key: u64, text_hash: u64) -> bool {
+        self.inner
+            .read()
+            .map(|i| i.sources.get(&key) != Some(&text_hash))
+            .unwrap_or(true)
+    }
+
+    /// Adds or replaces vectors.
+    pub fn upsert(&self, items: &[(u64, u64, Vec<f32>)]) -> Result<(), SearchError> {
+        let mut inner = self.inner.write().map_err(|_| SearchError::Poisoned)?;
+        let needed = inner.index.size() + items.len();
+        if needed > inner.index.capacity() {
+            inner
+                .index
+                .reserve_capacity_and_threads(needed.max(1024) * 2, SEARCH_THREADS)
+                .map_err(usearch_err)?;
+        }
+        for (key, hash, v) in items {
+            if v.len() != self.dimensions {
+                return Err(SearchError::Index(format!(
+                    "vector of {} dimensions for an index of {}",
+                    v.len(),
+                    self.dimensions
+                )));
+            }
+            if inner.index.contains(*key) {
+                inner.index.remove(*key).map_err(usearch_err)?;
+            }
+            inner.index.add(*key, v).map_err(usearch_err)?;
+            inner.sources.insert(*key, *hash);
+        }
+        Ok(())
+    }
+
+    /// Removes a product's vector.
+    pub fn remove(&self, key: u64) -> Result<(), SearchError> {
+        let mut inner = self.inner.write().map_err(|_| SearchError::Poisoned)?;
+        if inner.index.contains(key) {
+            inner.index.remove(key).map_err(usearch_err)?;
+        }
+        inner.sources.remove(&key);
+        Ok(())
+    }
+
+    /// Records the change-feed position reached (persisted by [`Self::save`]).
+    pub fn set_watermark(&self, watermark: i64) {
+        if let Ok(mut i) = self.inner.write() {
+            i.watermark = watermark;
+        }
+    }
+
+    /// Approximate nearest neighbours among products accepted by `filter`: (key, cosine similarity).
+    pub fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        filter: Option<&(dyn Fn(u64) -> bool + Sync)>,
+    ) -> Result<Vec<(u64, f32)>, SearchError> {
+        if query.len() != self.dimensions || k == 0 {
+            return Ok(Vec::new());
+        }
+        let inner = self.inner.read().map_err(|_| SearchError::Poisoned)?;
+        if inner.index.size() == 0 {
+            return Ok(Vec::new());
+        }
+        let m = match filter {
+            Some(f) => inner.index.filtered_search(query, k, |key| f(key)),
+            None => inner.index.search(query, k),
+        }
+        .map_err(usearch_err)?;
+        Ok(m.keys
+            .into_iter()
+            .zip(m.distances)
+            .map(|(key, d)| (key, 1.0 - d))
+            .collect())
+    }
+
+    /// Exact (brute-force) neighbours, the reference the approximate search is measured against.
+    pub fn exact_search(&self, query: &[f32], k: usize) -> Result<Vec<(u64, f32)>, SearchError> {
+        let inner = self.inner.read().map_err(|_| SearchError::Poisoned)?;
+        let m = inner.index.exact_search(query, k).map_err(usearch_err)?;
+        Ok(m.keys
+            .into_iter()
+            .zip(m.distances)
+            .map(|(key, d)| (key, 1.0 - d))
+            .collect())
+    }
+
+    /// Changes the search breadth (recall/speed trade-off) at run time.
+    pub fn set_expansion_search(&self, ef: usize) {
+        if let Ok(i) = self.inner.read() {
+            i.index.change_expansion_search(ef);
+        }
+    }
+
+    /// Persists the graph and its state atomically (write, fsync, rename), if the index has a directory.
+    pub fn save(&self) -> Result<(), SearchError> {
+        let Some(dir) = &self.dir else { return Ok(()) };
+        let inner = self.inner.read().map_err(|_| SearchError::Poisoned)?;
+        let io = |p: &Path, e| SearchError::Io(p.display().to_string(), e);
+        let graph_tmp = dir.join("vectors.usearch.tmp");
+        inner.index.save(&graph_tmp.to_string_lossy()).map_err(usearch_err)?;
+        let state_tmp = dir.join("vectors.state.tmp");
+        write_state(&state_tmp, inner.watermark, &inner.sources, self.dimensions)
+            .map_err(|e| io(&state_tmp, e))?;
+        std::fs::rename(&graph_tmp, dir.join("vectors.usearch")).map_err(|e| io(&graph_tmp, e))?;
+        std::fs::rename(&state_tmp, dir.join("vectors.state")).map_err(|e| io(&state_tmp, e))?;
+        Ok(())
+    }
+
+    /// Drops every vector (before a full rebuild).
+    pub fn clear(&self) -> Result<(), SearchError> {
+        let mut inner = self.inner.write().map_err(|_| SearchError::Poisoned)?;
+        inner.index.reset().map_err(usearch_err)?;
+        inner
+            .index
+            .reserve_capacity_and_threads(2048, SEARCH_THREADS)
+            .map_err(usearch_err)?;
+        inner.sources.clear();
+        inner.watermark = 0;
+        Ok(())
+    }
+
+    /// Bytes used in memory.
+    pub fn memory_bytes(&self) -> usize {
+        self.inner.read().map(|i| i.index.memory_usage()).unwrap_or(0)
+    }
+}
+
+const STATE_MAGIC: &[u8; 8] = b"VTRVEC01";
+
+fn write_state(path: &Path, wm: i64, sources: &HashMap<u64, u64>, dims: usize) -> std::io::Result<()> {
+    let mut buf = Vec::with_capacity(32 + sources.len() * 16);
+    buf.extend_from_slice(STATE_MAGIC);
+    buf.extend_from_slice(&wm.to_le_bytes());
+    buf.extend_from_slice(&(dims as u64).to_le_bytes());
+    buf.extend_from_slice(&(sources.len() as u64).to_le_bytes());
+    for (k, h) in sources {
+        buf.extend_from_slice(&k.to_le_bytes());
+        buf.extend_from_slice(&h.to_le_bytes());
+    }
+    let mut f = std::fs::File::create(path)?;
+    f.write_all(&buf)?;
+    f.sync_all()
+}
+
+fn read_state(path: &Path) -> std::io::Result<(i64, HashMap<u64, u64>, usize)> {
+    let mut buf = Vec::new();
+    std::fs::File::open(path)?.read_to_end(&mut buf)?;
+    let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "corrupt vector state");
+    if buf.len() < 32 || &buf[..8] != STATE_MAGIC {
+        return Err(bad());
+    }
+    let word = |i: usize| -> std::io::Result<u64> {
+        buf.get(i..i + 8)
+            .and_then(|s| s.try_into().ok())
+            .map(u64::from_le_bytes)
+            .ok_or_else(bad)
+    };
+    let wm = word(8)? as i64;
+    let dims = word(16)? as usize;
+    let n = word(24)? as usize;
+    let mut sources = HashMap::with_capacity(n);
+    for i in 0..n {
+        let at = 32 + i * 16;
+        sources.insert(word(at)?, word(at + 8)?);
+    }
+    Ok((wm, sources, dims))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unit(v: &[f32]) -> Vec<f32> {
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.iter().map(|x| x / n).collect()
+    }
+
+    #[test]
+    fn upsert_search_filter_remove_and_persist() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = VectorIndex::open(Some(dir.path()), 3, HnswParams::default()).unwrap();
+        idx.upsert(&[
+            (1, 11, unit(&[1.0, 0.0, 0.0])),
+            (2, 22, unit(&[0.9, 0.1, 0.0])),
+            (3, 33, unit(&[0.0, 1.0, 0.0])),
+        ])
+        .unwrap();
+        let q = unit(&[1.0, 0.05, 0.0]);
+        let hits = idx.search(&q, 2, None).unwrap();
+        assert_eq!(hits.iter().map(|h| h.0).collect::<Vec<_>>(), [1, 2]);
+        let only_odd = |k: u64| k % 2 == 1;
+        let hits = idx.search(&q, 2, Some(&only_odd)).unwrap();
+        assert_eq!(hits.iter().map(|h| h.0).collect::<Vec<_>>(), [1, 3]);
+        assert!(!idx.needs_embedding(1, 11));
+        assert!(idx.needs_embedding(1, 12));
+        idx.remove(1).unwrap();
+        idx.set_watermark(42);
+        idx.save().unwrap();
+        drop(idx);
+        let idx = VectorIndex::open(Some(dir.path()), 3, HnswParams::default()).unwrap();
+        assert_eq!(idx.watermark(), 42);
+        assert_eq!(idx.len(), 2);
+        assert_eq!(idx.search(&q, 1, None).unwrap()[0].0, 2);
+        // A different model (dimension) is not loaded.
+        let other = VectorIndex::open(Some(dir.path()), 4, HnswParams::default()).unwrap();
+        assert_eq!(other.len(), 0);
+    }
+}
