@@ -78,6 +78,12 @@ pub async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Reindex => {
+            let store = Arc::new(open_store(&config).await?);
+            let r = crate::search::reindex(&config, store.clone() as Arc<dyn Store>).await;
+            store.close().await;
+            r
+        }
         Command::Stats => {
             let store = open_store(&config).await?;
             let s = store.stats().await?;
@@ -86,6 +92,7 @@ pub async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench { what } => crate::bench::run(what, &config).await,
+        Command::Eval { what } => crate::eval::run(what, &config).await,
         Command::Models { what } => crate::models::run(what, &config).await,
     }
 }
@@ -140,8 +147,18 @@ async fn serve(
         println!("{}", b.replace("{addr}", &local.to_string()));
     }
     let _ = std::io::stdout().flush();
+    let catalog_changed = Arc::new(tokio::sync::Notify::new());
+    let search = crate::search::start(
+        config,
+        store.clone() as Arc<dyn Store>,
+        backends.embedder.as_ref().ok().cloned(),
+        catalog_changed.clone(),
+    )
+    .await;
     let state = AppState {
         store: store.clone() as Arc<dyn Store>,
+        search,
+        catalog_changed,
         models: vitrine_server::ModelServices {
             embedder: backends.embedder,
             generator: backends.generator,

@@ -99,6 +99,8 @@ pub struct Config {
     pub log: LogConfig,
     /// `[models]`
     pub models: ModelsConfig,
+    /// `[search]`
+    pub search: vitrine_search::SearchConfig,
 }
 
 impl Config {

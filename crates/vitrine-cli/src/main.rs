@@ -5,8 +5,10 @@ mod bench;
 mod bench_models;
 mod commands;
 mod config;
+mod eval;
 mod models;
 mod progress;
+mod search;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -80,10 +82,17 @@ pub enum Command {
     },
     /// Print store counts.
     Stats,
+    /// Rebuild the search indexes (text and vectors) from the store.
+    Reindex,
     /// Model weights and quick model calls.
     Models {
         #[command(subcommand)]
         what: ModelsWhat,
+    },
+    /// Quality evaluations on the shared data sets (reported figures, not pass/fail tests).
+    Eval {
+        #[command(subcommand)]
+        what: eval::EvalWhat,
     },
     /// Benchmarks (reported figures, not pass/fail tests).
     Bench {

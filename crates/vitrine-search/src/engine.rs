@@ -90,14 +90,16 @@ impl SearchEngine {
         };
         let synonyms = match &config.synonyms {
             Some(p) => Synonyms::parse(
-                &std::fs::read_to_string(p).map_err(|e| SearchError::Io(p.display().to_string(), e))?,
+                &std::fs::read_to_string(p)
+                    .map_err(|e| SearchError::Io(p.display().to_string(), e))?,
             )
             .map_err(|e| SearchError::Config(format!("{}: {e}", p.display())))?,
             None => Synonyms::defaults(),
         };
         let rules = match &config.rules {
             Some(p) => Rules::parse(
-                &std::fs::read_to_string(p).map_err(|e| SearchError::Io(p.display().to_string(), e))?,
+                &std::fs::read_to_string(p)
+                    .map_err(|e| SearchError::Io(p.display().to_string(), e))?,
             )
             .map_err(|e| SearchError::Config(format!("{}: {e}", p.display())))?,
             None => Rules::default(),
@@ -191,7 +193,11 @@ impl SearchEngine {
 
     /// Embeds products whose searchable text changed and updates the vector index; archived products are
     /// removed. Returns how many were embedded.
-    pub async fn apply_vectors(&self, products: &[Product], watermark: i64) -> Result<usize, SearchError> {
+    pub async fn apply_vectors(
+        &self,
+        products: &[Product],
+        watermark: i64,
+    ) -> Result<usize, SearchError> {
         let (Some(vectors), Some(embedder)) = (&self.vectors, &self.embedder) else {
             return Ok(0);
         };
@@ -268,6 +274,16 @@ impl SearchEngine {
         parse_query(query, &vocab)
     }
 
+    /// Whether filters on `name` can match anything; `Err` lists the names that can.
+    pub fn check_attribute(&self, name: &str) -> Result<(), Vec<String>> {
+        let vocab: Arc<Vocabulary> = read(&self.vocab);
+        if vocab.knows_attribute(name) {
+            Ok(())
+        } else {
+            Err(vocab.attribute_names())
+        }
+    }
+
     /// A product's search view.
     pub fn doc(&self, key: u64) -> Option<Arc<SearchDoc>> {
         self.docs.read().ok()?.get(&key).cloned()
@@ -275,9 +291,10 @@ impl SearchEngine {
 
     fn cache_key(&self, r: &SearchRequest) -> String {
         format!(
-            "{}|{:?}|{}|{:?}|{:?}|{}|{}|{:?}|{}|{}",
+            "{}|{:?}|{:?}|{}|{:?}|{:?}|{}|{}|{:?}|{}|{}",
             self.generation(),
             r.retrieval,
+            r.fusion,
             normalize::phrase(&r.query),
             r.filters,
             r.sort,
@@ -285,12 +302,18 @@ impl SearchEngine {
             r.limit,
             r.facets,
             r.explain,
-            r.affinity.as_ref().map(Affinity::segment).unwrap_or_default()
+            r.affinity
+                .as_ref()
+                .map(Affinity::segment)
+                .unwrap_or_default()
         )
     }
 
     /// Answers a search, from the cache when the same request was answered for this catalog generation.
-    pub async fn search(&self, r: &SearchRequest) -> Result<(Arc<SearchResponse>, bool), SearchError> {
+    pub async fn search(
+        &self,
+        r: &SearchRequest,
+    ) -> Result<(Arc<SearchResponse>, bool), SearchError> {
         self.stats.searches.fetch_add(1, Ordering::Relaxed);
         let key = self.cache_key(r);
         if let Some(hit) = self.cache.get(&key) {
@@ -304,7 +327,11 @@ impl SearchEngine {
         Ok((answer, false))
     }
 
-    async fn compute(&self, r: &SearchRequest, generation: u64) -> Result<SearchResponse, SearchError> {
+    async fn compute(
+        &self,
+        r: &SearchRequest,
+        generation: u64,
+    ) -> Result<SearchResponse, SearchError> {
         let parsed = self.parse(&r.query);
         let mut filters: Filters = r.filters.clone();
         filters.add_parsed(&parsed);
@@ -324,10 +351,13 @@ impl SearchEngine {
 
         // Rules, personalisation, price preference.
         let query_norm = normalize::phrase(&r.query);
-        let mut ranked: Vec<(Fused, Arc<SearchDoc>, f64, Vec<String>, f64)> = Vec::with_capacity(fused.len());
+        let mut ranked: Vec<(Fused, Arc<SearchDoc>, f64, Vec<String>, f64)> =
+            Vec::with_capacity(fused.len());
         let docs = self.docs.read().map_err(|_| SearchError::Poisoned)?;
         for f in fused.drain(..) {
-            let Some(d) = docs.get(&f.key).cloned() else { continue };
+            let Some(d) = docs.get(&f.key).cloned() else {
+                continue;
+            };
             let (rules_factor, applied) = rules.factor(&d, &query_norm);
             let personal = r.affinity.as_ref().map_or(1.0, |a| {
                 let w: f64 = d
@@ -351,37 +381,47 @@ impl SearchEngine {
                 x.3.push("cheap_preference".into());
             }
         }
-        let score = |x: &(Fused, Arc<SearchDoc>, f64, Vec<String>, f64)| f64::from(x.0.score) * x.2 * x.4;
+        let score =
+            |x: &(Fused, Arc<SearchDoc>, f64, Vec<String>, f64)| f64::from(x.0.score) * x.2 * x.4;
         match sort {
             SortOrder::Relevance => ranked.sort_by(|a, b| score(b).total_cmp(&score(a))),
             SortOrder::PriceAsc => ranked.sort_by(|a, b| a.1.price.total_cmp(&b.1.price)),
             SortOrder::PriceDesc => ranked.sort_by(|a, b| b.1.price.total_cmp(&a.1.price)),
             SortOrder::Newest => ranked.sort_by(|a, b| b.1.updated_at_ms.cmp(&a.1.updated_at_ms)),
             SortOrder::Rating => ranked.sort_by(|a, b| {
-                b.1.rating.unwrap_or(f64::MIN).total_cmp(&a.1.rating.unwrap_or(f64::MIN))
+                b.1.rating
+                    .unwrap_or(f64::MIN)
+                    .total_cmp(&a.1.rating.unwrap_or(f64::MIN))
             }),
         }
         if let Some(div) = &rules.diversity {
             let attr = div.attribute.clone();
             ranked = diversify(ranked, div, |x| {
-                x.1.facets.iter().find(|f| f.name == attr).map(|f| f.value.clone())
+                x.1.facets
+                    .iter()
+                    .find(|f| f.name == attr)
+                    .map(|f| f.value.clone())
             });
         }
         let mut hits: Vec<SearchHit> = ranked
             .iter()
             .map(|(f, d, rf, applied, pf)| {
                 let s = score(&(f.clone(), d.clone(), *rf, Vec::new(), *pf));
-                self.hit(d, s, r.explain.then(|| HitExplain {
-                    lexical: f.lexical.map(|l| l.0),
-                    lexical_rank: f.lexical.map(|l| l.1),
-                    semantic: f.semantic.map(|s| s.0),
-                    semantic_rank: f.semantic.map(|s| s.1),
-                    relevance: f.score,
-                    rules_factor: *rf,
-                    rules: applied.clone(),
-                    personal_factor: *pf,
-                    score: s,
-                }))
+                self.hit(
+                    d,
+                    s,
+                    r.explain.then(|| HitExplain {
+                        lexical: f.lexical.map(|l| l.0),
+                        lexical_rank: f.lexical.map(|l| l.1),
+                        semantic: f.semantic.map(|s| s.0),
+                        semantic_rank: f.semantic.map(|s| s.1),
+                        relevance: f.score,
+                        rules_factor: *rf,
+                        rules: applied.clone(),
+                        personal_factor: *pf,
+                        score: s,
+                    }),
+                )
             })
             .collect();
         self.apply_pins(&mut hits, &rules, &query_norm, &filters, r.explain);
@@ -410,7 +450,14 @@ impl SearchEngine {
         }
     }
 
-    fn apply_pins(&self, hits: &mut Vec<SearchHit>, rules: &Rules, query: &str, filters: &Filters, explain: bool) {
+    fn apply_pins(
+        &self,
+        hits: &mut Vec<SearchHit>,
+        rules: &Rules,
+        query: &str,
+        filters: &Filters,
+        explain: bool,
+    ) {
         for (sku, pos) in rules.pins_for(query) {
             let key = normalize::doc_key(sku);
             let Some(d) = self.doc(key) else { continue };
@@ -446,7 +493,8 @@ impl SearchEngine {
         let Ok(docs) = self.docs.read() else {
             return (Vec::new(), 0, Vec::new());
         };
-        let mut matched: Vec<&Arc<SearchDoc>> = docs.values().filter(|d| filters.accepts(d)).collect();
+        let mut matched: Vec<&Arc<SearchDoc>> =
+            docs.values().filter(|d| filters.accepts(d)).collect();
         let total = matched.len();
         matched.sort_by(|a, b| {
             b.available
@@ -502,8 +550,12 @@ impl SearchEngine {
             match self.semantic(&parsed.text, filters, depth).await {
                 Ok(s) => semantic = s,
                 Err(reason) => {
-                    self.stats.semantic_fallbacks.fetch_add(1, Ordering::Relaxed);
-                    notices.push(format!("semantic retrieval unavailable ({reason}); lexical results only"));
+                    self.stats
+                        .semantic_fallbacks
+                        .fetch_add(1, Ordering::Relaxed);
+                    notices.push(format!(
+                        "semantic retrieval unavailable ({reason}); lexical results only"
+                    ));
                     if r.retrieval == Retrieval::Semantic {
                         return Err(SearchError::Model(reason));
                     }
@@ -517,10 +569,19 @@ impl SearchEngine {
                 total += 1;
             }
         }
-        Ok((fuse(&lexical, &semantic, self.config.fusion), total, facet_keys))
+        Ok((
+            fuse(&lexical, &semantic, r.fusion.unwrap_or(self.config.fusion)),
+            total,
+            facet_keys,
+        ))
     }
 
-    async fn semantic(&self, text: &str, filters: &Filters, k: usize) -> Result<Vec<(u64, f32)>, String> {
+    async fn semantic(
+        &self,
+        text: &str,
+        filters: &Filters,
+        k: usize,
+    ) -> Result<Vec<(u64, f32)>, String> {
         let (Some(vectors), Some(embedder)) = (&self.vectors, &self.embedder) else {
             return Err("no embedding model configured".into());
         };
@@ -533,7 +594,10 @@ impl SearchEngine {
             .map_err(|e| e.to_string())?
             .pop()
             .ok_or("embedder returned no vector")?;
-        let docs = self.docs.read().map_err(|_| "doc table poisoned".to_string())?;
+        let docs = self
+            .docs
+            .read()
+            .map_err(|_| "doc table poisoned".to_string())?;
         let accept = |key: u64| docs.get(&key).is_some_and(|d| filters.accepts(d));
         let hits = vectors
             .search(&q, k, Some(&accept))
@@ -553,7 +617,10 @@ impl SearchEngine {
         let names: Vec<String> = if r.facets.is_empty() {
             self.config.default_facets.clone()
         } else {
-            r.facets.iter().map(|f| normalize::phrase(f).replace(' ', "_")).collect()
+            r.facets
+                .iter()
+                .map(|f| normalize::phrase(f).replace(' ', "_"))
+                .collect()
         };
         let mut counts: BTreeMap<String, HashMap<String, (String, u32)>> = BTreeMap::new();
         for key in keys.iter().take(self.config.facet_sample) {

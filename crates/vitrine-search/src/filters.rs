@@ -67,7 +67,9 @@ impl Filters {
         if !d.active {
             return false;
         }
-        if self.price_min.is_some_and(|m| d.price < m) || self.price_max.is_some_and(|m| d.price > m) {
+        if self.price_min.is_some_and(|m| d.price < m)
+            || self.price_max.is_some_and(|m| d.price > m)
+        {
             return false;
         }
         if self.in_stock && !d.available {
@@ -84,7 +86,9 @@ impl Filters {
         }
         for e in &self.exclusions {
             let hit = match &e.name {
-                Some(name) => d.has_facet(name, &e.value) || contains_phrase(&d.title_padded(), &e.value),
+                Some(name) => {
+                    d.has_facet(name, &e.value) || contains_phrase(&d.title_padded(), &e.value)
+                }
                 None => contains_phrase(&d.haystack, &e.value),
             };
             if hit {

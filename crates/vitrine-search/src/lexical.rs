@@ -85,7 +85,13 @@ fn schema() -> (Schema, Fields) {
             .set_index_option(IndexRecordOption::WithFreqsAndPositions),
     );
     let fields = Fields {
-        key: b.add_u64_field("key", NumericOptions::default().set_indexed().set_fast().set_stored()),
+        key: b.add_u64_field(
+            "key",
+            NumericOptions::default()
+                .set_indexed()
+                .set_fast()
+                .set_stored(),
+        ),
         title: b.add_text_field("title", stemmed.clone()),
         title_exact: b.add_text_field("title_exact", exact.clone()),
         brand: b.add_text_field("brand", stemmed.clone()),
@@ -95,7 +101,10 @@ fn schema() -> (Schema, Fields) {
         facets_exact: b.add_text_field("facets_exact", exact),
         kv: b.add_text_field("kv", STRING),
         price: b.add_f64_field("price", NumericOptions::default().set_indexed().set_fast()),
-        available: b.add_u64_field("available", NumericOptions::default().set_indexed().set_fast()),
+        available: b.add_u64_field(
+            "available",
+            NumericOptions::default().set_indexed().set_fast(),
+        ),
     };
     (b.build(), fields)
 }
@@ -147,7 +156,8 @@ impl LexicalIndex {
         let (schema, fields) = schema();
         let index = match dir {
             Some(d) => {
-                std::fs::create_dir_all(d).map_err(|e| SearchError::Io(d.display().to_string(), e))?;
+                std::fs::create_dir_all(d)
+                    .map_err(|e| SearchError::Io(d.display().to_string(), e))?;
                 let directory = tantivy::directory::MmapDirectory::open(d).map_err(tantivy_err)?;
                 Index::open_or_create(directory, schema).map_err(tantivy_err)?
             }
@@ -315,7 +325,10 @@ impl LexicalIndex {
             for alt in alts {
                 for (name, boost) in BOOSTS.iter().take(3) {
                     if let Some(c) = self.phrase_clause(f.text(*name), &alt) {
-                        clauses.push((Occur::Should, Box::new(BoostQuery::new(c, boost * SYNONYM_WEIGHT))));
+                        clauses.push((
+                            Occur::Should,
+                            Box::new(BoostQuery::new(c, boost * SYNONYM_WEIGHT)),
+                        ));
                     }
                 }
             }
@@ -332,12 +345,12 @@ impl LexicalIndex {
         let f = self.fields;
         let mut out: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         if filters.price_min.is_some() || filters.price_max.is_some() {
-            let lo = filters
-                .price_min
-                .map_or(Bound::Unbounded, |v| Bound::Included(Term::from_field_f64(f.price, v)));
-            let hi = filters
-                .price_max
-                .map_or(Bound::Unbounded, |v| Bound::Included(Term::from_field_f64(f.price, v)));
+            let lo = filters.price_min.map_or(Bound::Unbounded, |v| {
+                Bound::Included(Term::from_field_f64(f.price, v))
+            });
+            let hi = filters.price_max.map_or(Bound::Unbounded, |v| {
+                Bound::Included(Term::from_field_f64(f.price, v))
+            });
             out.push((Occur::Must, Box::new(RangeQuery::new(lo, hi))));
         }
         if filters.in_stock {

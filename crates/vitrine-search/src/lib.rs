@@ -26,10 +26,11 @@ pub mod fusion;
 pub mod lexical;
 pub mod normalize;
 pub mod query;
+pub mod reload;
 pub mod rules;
 pub mod suggest;
-pub mod synonyms;
 pub mod sync;
+pub mod synonyms;
 pub mod types;
 pub mod vectors;
 pub mod vocab;
@@ -112,9 +113,11 @@ impl Default for SearchConfig {
             synonyms: None,
             rules: None,
             hnsw: HnswParams::default(),
-            default_facets: ["brand", "category", "colour", "color", "gender", "material", "size"]
-                .map(String::from)
-                .to_vec(),
+            default_facets: [
+                "brand", "category", "colour", "color", "gender", "material", "size",
+            ]
+            .map(String::from)
+            .to_vec(),
             personalization_weight: 0.2,
             max_page_size: 100,
             semantic_floor: 0.0,

@@ -117,7 +117,10 @@ mod tests {
 
     #[test]
     fn possessives_and_punctuation() {
-        assert_eq!(tokens("Men's Navy-Blue T-Shirt!"), ["men", "navy", "blue", "t", "shirt"]);
+        assert_eq!(
+            tokens("Men's Navy-Blue T-Shirt!"),
+            ["men", "navy", "blue", "t", "shirt"]
+        );
         assert_eq!(tokens("O'Neill"), ["oneill"]);
         assert_eq!(tokens("it’s"), ["it"]);
         assert_eq!(phrase("  Navy   BLUE "), "navy blue");

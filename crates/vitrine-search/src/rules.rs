@@ -139,7 +139,11 @@ impl Rules {
             }
             match (&b.product, &b.attribute, &b.value) {
                 (Some(_), None, None) | (None, Some(_), Some(_)) => {}
-                _ => return bad(format!("boost[{i}] needs either `product` or `attribute` + `value`")),
+                _ => {
+                    return bad(format!(
+                        "boost[{i}] needs either `product` or `attribute` + `value`"
+                    ))
+                }
             }
         }
         for (i, p) in self.pin.iter().enumerate() {
@@ -170,20 +174,36 @@ impl Rules {
             }
         }
         for b in &self.boost {
-            if !b.queries.is_empty() && !b.queries.iter().any(|q| normalize::phrase(q) == normalized_query) {
+            if !b.queries.is_empty()
+                && !b
+                    .queries
+                    .iter()
+                    .any(|q| normalize::phrase(q) == normalized_query)
+            {
                 continue;
             }
             let hit = match (&b.product, &b.attribute, &b.value) {
                 (Some(p), _, _) => *p == d.id,
-                (None, Some(a), Some(v)) => d.has_facet(&normalize::phrase(a).replace(' ', "_"), &normalize::phrase(v)),
+                (None, Some(a), Some(v)) => d.has_facet(
+                    &normalize::phrase(a).replace(' ', "_"),
+                    &normalize::phrase(v),
+                ),
                 _ => false,
             };
             if hit {
                 f *= b.factor;
                 let target = b.product.clone().unwrap_or_else(|| {
-                    format!("{}={}", b.attribute.as_deref().unwrap_or(""), b.value.as_deref().unwrap_or(""))
+                    format!(
+                        "{}={}",
+                        b.attribute.as_deref().unwrap_or(""),
+                        b.value.as_deref().unwrap_or("")
+                    )
                 });
-                applied.push(format!("{}({target}×{})", if b.factor >= 1.0 { "boost" } else { "bury" }, b.factor));
+                applied.push(format!(
+                    "{}({target}×{})",
+                    if b.factor >= 1.0 { "boost" } else { "bury" },
+                    b.factor
+                ));
             }
         }
         (f, applied)
@@ -201,7 +221,11 @@ impl Rules {
 
 /// Reorders `items` so no window of `rule.window` holds more than `rule.max` with the same value; items
 /// that do not fit are moved down, never dropped.
-pub fn diversify<T>(items: Vec<T>, rule: &DiversityRule, value_of: impl Fn(&T) -> Option<String>) -> Vec<T> {
+pub fn diversify<T>(
+    items: Vec<T>,
+    rule: &DiversityRule,
+    value_of: impl Fn(&T) -> Option<String>,
+) -> Vec<T> {
     let mut out: Vec<T> = Vec::with_capacity(items.len());
     let mut values: Vec<Option<String>> = Vec::with_capacity(items.len());
     let mut pending: std::collections::VecDeque<T> = items.into();
@@ -209,9 +233,18 @@ pub fn diversify<T>(items: Vec<T>, rule: &DiversityRule, value_of: impl Fn(&T) -
         let window_start = out.len() / rule.window * rule.window;
         let fits = |v: &Option<String>| match v {
             None => true,
-            Some(v) => values[window_start..].iter().filter(|x| x.as_deref() == Some(v)).count() < rule.max,
+            Some(v) => {
+                values[window_start..]
+                    .iter()
+                    .filter(|x| x.as_deref() == Some(v))
+                    .count()
+                    < rule.max
+            }
         };
-        let pick = pending.iter().position(|it| fits(&value_of(it))).unwrap_or(0);
+        let pick = pending
+            .iter()
+            .position(|it| fits(&value_of(it)))
+            .unwrap_or(0);
         if let Some(it) = pending.remove(pick) {
             values.push(value_of(&it));
             out.push(it);
@@ -248,15 +281,25 @@ mod tests {
         .unwrap();
         assert_eq!(r.out_of_stock, OutOfStock::Hide);
         assert_eq!(r.pins_for("running shoes"), vec![("SKU-9", 0)]);
-        assert!(Rules::parse("[[boost]]\nfactor = 2.0").unwrap_err().to_string().contains("boost[0]"));
+        assert!(Rules::parse("[[boost]]\nfactor = 2.0")
+            .unwrap_err()
+            .to_string()
+            .contains("boost[0]"));
         assert!(Rules::parse("[[pin]]\nquery='a'\nproduct='b'\nposition=0").is_err());
-        assert!(Rules::parse("colour = 1").unwrap_err().to_string().contains("unknown field"));
+        assert!(Rules::parse("colour = 1")
+            .unwrap_err()
+            .to_string()
+            .contains("unknown field"));
     }
 
     #[test]
     fn diversity_moves_items_down_without_dropping() {
         let items = vec!["a1", "a2", "a3", "b1", "a4", "c1"];
-        let rule = DiversityRule { attribute: "brand".into(), max: 2, window: 4 };
+        let rule = DiversityRule {
+            attribute: "brand".into(),
+            max: 2,
+            window: 4,
+        };
         let out = diversify(items, &rule, |s| Some(s[..1].to_string()));
         assert_eq!(out, ["a1", "a2", "b1", "c1", "a3", "a4"]);
     }

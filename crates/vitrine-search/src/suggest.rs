@@ -59,7 +59,9 @@ pub fn suggest(
 /// Whether each typed word is a prefix of the corresponding word of `candidate`.
 fn completes(candidate: &str, typed: &str) -> bool {
     let mut cw = candidate.split(' ');
-    typed.split(' ').all(|t| cw.next().is_some_and(|c| c.starts_with(t)))
+    typed
+        .split(' ')
+        .all(|t| cw.next().is_some_and(|c| c.starts_with(t)))
 }
 
 #[cfg(test)]
@@ -74,7 +76,10 @@ mod tests {
         popular.insert("red dress".to_string(), 50);
         let v = Vocabulary::default();
         let s = suggest("Nav", 5, &popular, &v);
-        assert_eq!(s.iter().map(|x| x.text.as_str()).collect::<Vec<_>>(), ["navy chinos", "navy blue shirt"]);
+        assert_eq!(
+            s.iter().map(|x| x.text.as_str()).collect::<Vec<_>>(),
+            ["navy chinos", "navy blue shirt"]
+        );
         let s = suggest("nav bl", 5, &popular, &v);
         assert_eq!(s[0].text, "navy blue shirt");
         assert!(suggest("", 5, &popular, &v).is_empty());

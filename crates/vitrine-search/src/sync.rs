@@ -49,8 +49,13 @@ pub async fn catch_up_text(
     let latest = store.latest_product_change().await.map_err(store_err)?;
     loop {
         let from = engine.lexical().watermark();
-        let changes = store.product_changes_since(from, PAGE).await.map_err(store_err)?;
-        let Some(last) = changes.last().map(|c| c.seq) else { break };
+        let changes = store
+            .product_changes_since(from, PAGE)
+            .await
+            .map_err(store_err)?;
+        let Some(last) = changes.last().map(|c| c.seq) else {
+            break;
+        };
         let products: Vec<_> = changes.into_iter().map(|c| c.product).collect();
         engine.apply_text(&products, last)?;
         applied += products.len();
@@ -77,8 +82,13 @@ pub async fn catch_up_vectors(
     let mut dirty = false;
     loop {
         let from = vectors.watermark();
-        let changes = store.product_changes_since(from, 256).await.map_err(store_err)?;
-        let Some(last) = changes.last().map(|c| c.seq) else { break };
+        let changes = store
+            .product_changes_since(from, 256)
+            .await
+            .map_err(store_err)?;
+        let Some(last) = changes.last().map(|c| c.seq) else {
+            break;
+        };
         let products: Vec<_> = changes.into_iter().map(|c| c.product).collect();
         embedded += engine.apply_vectors(&products, last).await?;
         dirty = true;

@@ -44,7 +44,10 @@ impl Synonyms {
                     (all.clone(), all)
                 }
             };
-            if sources.is_empty() || targets.is_empty() || (targets.len() < 2 && !line.contains("=>")) {
+            if sources.is_empty()
+                || targets.is_empty()
+                || (targets.len() < 2 && !line.contains("=>"))
+            {
                 return Err(err("expected `a, b` or `a => b`"));
             }
             for src in &sources {
@@ -109,7 +112,10 @@ mod tests {
     #[test]
     fn equivalences_and_one_way_rules() {
         let s = Synonyms::parse("sofa, couch\nac => air conditioner\n# comment\n").unwrap();
-        assert_eq!(s.expansions(&["red", "sofa"]), vec![(1, 1, vec!["couch".to_string()])]);
+        assert_eq!(
+            s.expansions(&["red", "sofa"]),
+            vec![(1, 1, vec!["couch".to_string()])]
+        );
         assert_eq!(s.expansions(&["couch"])[0].2, ["sofa"]);
         assert_eq!(s.expansions(&["ac", "unit"])[0].2, ["air conditioner"]);
         assert!(s.expansions(&["air", "conditioner"]).is_empty());

@@ -66,7 +66,11 @@ fn usearch_err(e: impl std::fmt::Display) -> SearchError {
 
 impl VectorIndex {
     /// Opens the index saved in `dir` (or creates it); `None` keeps it in memory.
-    pub fn open(dir: Option<&Path>, dimensions: usize, params: HnswParams) -> Result<Self, SearchError> {
+    pub fn open(
+        dir: Option<&Path>,
+        dimensions: usize,
+        params: HnswParams,
+    ) -> Result<Self, SearchError> {
         let index = Index::new(&options(dimensions, params)).map_err(usearch_err)?;
         let mut inner = Inner {
             index,
@@ -80,12 +84,17 @@ impl VectorIndex {
             if graph.exists() && state.exists() {
                 match read_state(&state) {
                     Ok((wm, sources, dims)) if dims == dimensions => {
-                        inner.index.load(&graph.to_string_lossy()).map_err(usearch_err)?;
+                        inner
+                            .index
+                            .load(&graph.to_string_lossy())
+                            .map_err(usearch_err)?;
                         inner.watermark = wm;
                         inner.sources = sources;
                     }
                     Ok(_) => tracing::warn!("vector index was built for another model; rebuilding"),
-                    Err(e) => tracing::warn!(error = %e, "vector index state unreadable; rebuilding"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "vector index state unreadable; rebuilding")
+                    }
                 }
             }
         }
@@ -230,7 +239,10 @@ impl VectorIndex {
         let inner = self.inner.read().map_err(|_| SearchError::Poisoned)?;
         let io = |p: &Path, e| SearchError::Io(p.display().to_string(), e);
         let graph_tmp = dir.join("vectors.usearch.tmp");
-        inner.index.save(&graph_tmp.to_string_lossy()).map_err(usearch_err)?;
+        inner
+            .index
+            .save(&graph_tmp.to_string_lossy())
+            .map_err(usearch_err)?;
         let state_tmp = dir.join("vectors.state.tmp");
         write_state(&state_tmp, inner.watermark, &inner.sources, self.dimensions)
             .map_err(|e| io(&state_tmp, e))?;
@@ -254,13 +266,21 @@ impl VectorIndex {
 
     /// Bytes used in memory.
     pub fn memory_bytes(&self) -> usize {
-        self.inner.read().map(|i| i.index.memory_usage()).unwrap_or(0)
+        self.inner
+            .read()
+            .map(|i| i.index.memory_usage())
+            .unwrap_or(0)
     }
 }
 
 const STATE_MAGIC: &[u8; 8] = b"VTRVEC01";
 
-fn write_state(path: &Path, wm: i64, sources: &HashMap<u64, u64>, dims: usize) -> std::io::Result<()> {
+fn write_state(
+    path: &Path,
+    wm: i64,
+    sources: &HashMap<u64, u64>,
+    dims: usize,
+) -> std::io::Result<()> {
     let mut buf = Vec::with_capacity(32 + sources.len() * 16);
     buf.extend_from_slice(STATE_MAGIC);
     buf.extend_from_slice(&wm.to_le_bytes());

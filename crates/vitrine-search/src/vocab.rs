@@ -26,6 +26,7 @@ pub struct VocabEntry {
 #[derive(Debug, Default, Clone)]
 pub struct Vocabulary {
     phrases: HashMap<String, Vec<VocabEntry>>,
+    names: std::collections::HashSet<String>,
 }
 
 /// Shopper spellings that mean a catalog value ("mens" → "men", "gray" ↔ "grey").
@@ -79,7 +80,8 @@ impl Vocabulary {
                     .then(a.name.cmp(&b.name))
             });
         }
-        Self { phrases }
+        let names = distinct.into_keys().collect();
+        Self { phrases, names }
     }
 
     /// The readings of a normalised phrase, best first, trying shopper aliases when the catalog has no
@@ -97,7 +99,14 @@ impl Vocabulary {
 
     /// Whether the catalog has any value for this attribute name.
     pub fn knows_attribute(&self, name: &str) -> bool {
-        self.phrases.values().flatten().any(|e| e.name == name)
+        self.names.contains(name)
+    }
+
+    /// Every attribute name of the catalog, sorted (for error messages).
+    pub fn attribute_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.names.iter().cloned().collect();
+        v.sort();
+        v
     }
 
     /// Number of distinct phrases, for stats.

@@ -1,6 +1,7 @@
 //! # vitrine-server — the HTTP/JSON API
 //!
-//! A thin layer: it parses requests, calls the engine crates (`vitrine-store`, `vitrine-ingest`) and maps
+//! A thin layer: it parses requests, calls the engine crates (`vitrine-store`, `vitrine-ingest`,
+//! `vitrine-models`, `vitrine-search`) and maps
 //! results to JSON. No business rule lives here. Every error is `application/problem+json` (RFC 9457); every
 //! response carries an `x-request-id`; every route is counted and timed in `/metrics`; `/openapi.json` is
 //! generated from the handlers' annotations, so it cannot drift from the code.
@@ -41,6 +42,8 @@ pub struct ServerConfig {
     pub max_products_per_request: usize,
     /// Largest page of `GET /v1/products`.
     pub max_page_size: u32,
+    /// Largest page of `/v1/search`.
+    pub max_search_page: usize,
     /// Timeout of model routes (`/v1/embeddings`, `/v1/chat/completions`), which legitimately take seconds.
     pub model_timeout_ms: u64,
 }
@@ -55,6 +58,7 @@ impl Default for ServerConfig {
             max_products_per_request: 1_000,
             max_page_size: 500,
             model_timeout_ms: 120_000,
+            max_search_page: 100,
         }
     }
 }
@@ -93,6 +97,10 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     /// Prometheus registry and instruments.
     pub metrics: Arc<Metrics>,
+    /// Search, when enabled (`None`: the search routes answer 503 with the reason).
+    pub search: Result<Arc<vitrine_search::SearchEngine>, String>,
+    /// Woken after every catalog write so the search indexes catch up at once.
+    pub catalog_changed: Arc<tokio::sync::Notify>,
 }
 
 /// Builds the full application (routes, middleware, OpenAPI document).

@@ -21,6 +21,8 @@ pub struct Metrics {
     pub events: IntCounterVec,
     /// Products by outcome: changed, unchanged, rejected.
     pub products: IntCounterVec,
+    /// Searches whose event logging failed.
+    pub search_log_failures: prometheus::IntCounter,
 }
 
 impl Metrics {
@@ -63,6 +65,12 @@ impl Metrics {
             &["outcome"],
         )
         .expect("static metric definition");
+        let search_log_failures = prometheus::IntCounter::new(
+            "vitrine_search_log_failures_total",
+            "Searches whose search/impression events could not be stored",
+        )
+        .expect("static metric definition");
+        let _ = registry.register(Box::new(search_log_failures.clone()));
         for c in [&requests, &events, &products] {
             let _ = registry.register(Box::new(c.clone()));
         }
@@ -73,6 +81,7 @@ impl Metrics {
             latency,
             events,
             products,
+            search_log_failures,
         }
     }
 

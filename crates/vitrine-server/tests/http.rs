@@ -26,8 +26,26 @@ async fn start(config: ServerConfig) -> Server {
     let store = SqliteStore::open(&dir.path().join("api.db"), StoreOptions::default())
         .await
         .unwrap();
+    let store = Arc::new(store) as Arc<dyn Store>;
+    let engine = Arc::new(
+        vitrine_search::SearchEngine::open(
+            vitrine_search::SearchConfig::default(),
+            Some(&dir.path().join("search")),
+            None,
+        )
+        .unwrap(),
+    );
+    let catalog_changed = Arc::new(tokio::sync::Notify::new());
+    vitrine_search::sync::spawn_followers(
+        engine.clone(),
+        store.clone(),
+        catalog_changed.clone(),
+        std::time::Duration::from_millis(50),
+    );
     let state = AppState {
-        store: Arc::new(store) as Arc<dyn Store>,
+        store,
+        search: Ok(engine),
+        catalog_changed,
         models: vitrine_server::ModelServices::none("models are not loaded in this test"),
         config: Arc::new(config),
         metrics: Arc::new(Metrics::new()),

@@ -65,7 +65,8 @@ pub trait Store: Send + Sync {
     /// Every event in arrival order, streamed, for export and training.
     fn stream_events(&self) -> BoxStream<'_, Result<StoredEvent>>;
     /// Catalog changes after `after_seq`, oldest first, at most `limit`: the feed derived indexes follow.
-    async fn product_changes_since(&self, after_seq: i64, limit: u32) -> Result<Vec<ProductChange>>;
+    async fn product_changes_since(&self, after_seq: i64, limit: u32)
+        -> Result<Vec<ProductChange>>;
     /// The newest change sequence (0 for an empty catalog), so a follower knows whether it is behind.
     async fn latest_product_change(&self) -> Result<i64>;
     /// The most recent search queries, newest first, for autocomplete and query analytics.

@@ -1,9 +1,7 @@
 //! The query parser. It works on words, not characters, so "under armour" is a brand and "not" inside
 //! "knot" is nothing; the catalog vocabulary decides which words are constraints.
 
-use super::{
-    parse_price, AttributeConstraint, Exclusion, ParsedQuery, PriceConstraint, SortOrder,
-};
+use super::{parse_price, AttributeConstraint, Exclusion, ParsedQuery, PriceConstraint, SortOrder};
 use crate::normalize::{is_stop_word, tokens};
 use crate::vocab::{Vocabulary, MAX_PHRASE_WORDS};
 
@@ -32,7 +30,15 @@ fn tokenize(text: &str) -> Vec<Tok> {
     out
 }
 
-const NEGATIONS: &[&str] = &["without", "no", "not", "except", "excluding", "minus", "non"];
+const NEGATIONS: &[&str] = &[
+    "without",
+    "no",
+    "not",
+    "except",
+    "excluding",
+    "minus",
+    "non",
+];
 const CHEAP: &[&str] = &["cheap", "affordable", "budget", "inexpensive", "economical"];
 
 /// Multi-word operators: (words, sort, in_stock).
@@ -207,7 +213,9 @@ pub fn parse_query(query: &str, vocab: &Vocabulary) -> ParsedQuery {
             let numeric = phrase.chars().all(|c| c.is_ascii_digit() || c == ' ');
             let after_size = i > 0 && toks[i - 1] == Tok::Word("size".into());
             let entries = if n == 1 {
-                vocab.lookup(&phrase).or_else(|| singular(&phrase).and_then(|s| vocab.lookup(&s)))
+                vocab
+                    .lookup(&phrase)
+                    .or_else(|| singular(&phrase).and_then(|s| vocab.lookup(&s)))
             } else {
                 vocab.lookup(&phrase)
             };
@@ -277,10 +285,42 @@ mod tests {
 
     fn catalog() -> Vocabulary {
         let rows = [
-            ("1", "Roadster Men Navy Blue Linen Shirt", "Roadster", "men", "navy blue", "linen", "shirt"),
-            ("2", "HRX Women Black Running Shoes", "HRX", "women", "black", "mesh", "shoes"),
-            ("3", "Puma Men White Sneakers", "Puma", "men", "white", "leather", "shoes"),
-            ("4", "Under Armour Men Grey Hoodie", "Under Armour", "men", "grey", "cotton", "hoodie"),
+            (
+                "1",
+                "Roadster Men Navy Blue Linen Shirt",
+                "Roadster",
+                "men",
+                "navy blue",
+                "linen",
+                "shirt",
+            ),
+            (
+                "2",
+                "HRX Women Black Running Shoes",
+                "HRX",
+                "women",
+                "black",
+                "mesh",
+                "shoes",
+            ),
+            (
+                "3",
+                "Puma Men White Sneakers",
+                "Puma",
+                "men",
+                "white",
+                "leather",
+                "shoes",
+            ),
+            (
+                "4",
+                "Under Armour Men Grey Hoodie",
+                "Under Armour",
+                "men",
+                "grey",
+                "cotton",
+                "hoodie",
+            ),
         ];
         let docs: Vec<SearchDoc> = rows
             .iter()
@@ -301,13 +341,31 @@ mod tests {
     fn the_issue_examples() {
         let v = catalog();
         let q = parse_query("waterproof hiking boots for men under $120", &v);
-        assert_eq!(q.price, Some(PriceConstraint { min: None, max: Some(120.0) }));
+        assert_eq!(
+            q.price,
+            Some(PriceConstraint {
+                min: None,
+                max: Some(120.0)
+            })
+        );
         assert_eq!(q.attributes.len(), 1);
-        assert_eq!((q.attributes[0].name.as_str(), q.attributes[0].value.as_str()), ("gender", "men"));
+        assert_eq!(
+            (
+                q.attributes[0].name.as_str(),
+                q.attributes[0].value.as_str()
+            ),
+            ("gender", "men")
+        );
         assert_eq!(q.text, "waterproof hiking boots men");
 
         let q = parse_query("navy linen shirt, not slim fit", &v);
-        assert_eq!(q.exclusions, vec![Exclusion { name: None, value: "slim fit".into() }]);
+        assert_eq!(
+            q.exclusions,
+            vec![Exclusion {
+                name: None,
+                value: "slim fit".into()
+            }]
+        );
         let names: Vec<_> = q.attributes.iter().map(|a| a.name.as_str()).collect();
         assert_eq!(names, ["material", "category"]);
         assert_eq!(q.text, "navy linen shirt");
@@ -317,14 +375,32 @@ mod tests {
     fn attributes_negation_sort_stock() {
         let v = catalog();
         let q = parse_query("men's navy blue running shoes size 10", &v);
-        let got: Vec<_> = q.attributes.iter().map(|a| (a.name.as_str(), a.value.as_str())).collect();
-        assert_eq!(got, [("gender", "men"), ("colour", "navy blue"), ("category", "shoes"), ("size", "10")]);
+        let got: Vec<_> = q
+            .attributes
+            .iter()
+            .map(|a| (a.name.as_str(), a.value.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("gender", "men"),
+                ("colour", "navy blue"),
+                ("category", "shoes"),
+                ("size", "10")
+            ]
+        );
         assert_eq!(q.text, "men navy blue running shoes");
 
         let q = parse_query("cheapest sneakers without leather in stock", &v);
         assert_eq!(q.sort, Some(SortOrder::PriceAsc));
         assert!(q.in_stock);
-        assert_eq!(q.exclusions, vec![Exclusion { name: Some("material".into()), value: "leather".into() }]);
+        assert_eq!(
+            q.exclusions,
+            vec![Exclusion {
+                name: Some("material".into()),
+                value: "leather".into()
+            }]
+        );
 
         let q = parse_query("non-leather shoes", &v);
         assert_eq!(q.exclusions[0].value, "leather");
@@ -332,7 +408,10 @@ mod tests {
         assert!(q.exclusions.is_empty());
         assert_eq!(q.text, "non stick pan");
         let q = parse_query("no mow grass seed", &v);
-        assert!(q.exclusions.is_empty(), "a leading 'no' is part of the product name");
+        assert!(
+            q.exclusions.is_empty(),
+            "a leading 'no' is part of the product name"
+        );
 
         let q = parse_query("under armour hoodie", &v);
         assert_eq!(q.price, None);
@@ -346,7 +425,16 @@ mod tests {
     #[test]
     fn hostile_input() {
         let v = catalog();
-        for q in ["", "   ", "\"unbalanced", "title:foo AND (bar", "the of and", "no", "not not not", "$-$"] {
+        for q in [
+            "",
+            "   ",
+            "\"unbalanced",
+            "title:foo AND (bar",
+            "the of and",
+            "no",
+            "not not not",
+            "$-$",
+        ] {
             let _ = parse_query(q, &v);
         }
         let long = "shoe ".repeat(2_000);

@@ -17,7 +17,8 @@ pub struct PriceMatch {
 
 const NUM: &str = r"(\d{1,9}(?:[.,]\d{1,2})?)";
 const CUR_BEFORE: &str = r"(?:\$|usd\s*|€|£|₹|rs\.?\s*|inr\s*)";
-const CUR_AFTER: &str = r"(?:\s*(?:dollars?|bucks|usd|euros?|eur|pounds|gbp|rupees|rs\.?|inr|\$|€|₹))";
+const CUR_AFTER: &str =
+    r"(?:\s*(?:dollars?|bucks|usd|euros?|eur|pounds|gbp|rupees|rs\.?|inr|\$|€|₹))";
 
 static BETWEEN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(
@@ -55,17 +56,69 @@ fn is_non_money_unit(word: &str) -> bool {
     let w = word.trim().trim_matches(|c: char| !c.is_alphanumeric());
     matches!(
         w,
-        "lb" | "lbs" | "kg" | "g" | "oz" | "in" | "inch" | "inches" | "ft" | "feet" | "foot" | "cm" | "mm"
-            | "m" | "gal" | "gallon" | "gallons" | "qt" | "l" | "ml" | "w" | "watt" | "watts" | "v"
-            | "volt" | "volts" | "amp" | "amps" | "a" | "btu" | "sq" | "pcs" | "pieces" | "pack" | "piece"
-            | "yards" | "yd" | "hp" | "gb" | "tb" | "mph" | "psi" | "x" | "degree" | "degrees" | "years"
-            | "year" | "minutes" | "hours" | "people" | "person" | "seater" | "seats" | "cup" | "cups"
+        "lb" | "lbs"
+            | "kg"
+            | "g"
+            | "oz"
+            | "in"
+            | "inch"
+            | "inches"
+            | "ft"
+            | "feet"
+            | "foot"
+            | "cm"
+            | "mm"
+            | "m"
+            | "gal"
+            | "gallon"
+            | "gallons"
+            | "qt"
+            | "l"
+            | "ml"
+            | "w"
+            | "watt"
+            | "watts"
+            | "v"
+            | "volt"
+            | "volts"
+            | "amp"
+            | "amps"
+            | "a"
+            | "btu"
+            | "sq"
+            | "pcs"
+            | "pieces"
+            | "pack"
+            | "piece"
+            | "yards"
+            | "yd"
+            | "hp"
+            | "gb"
+            | "tb"
+            | "mph"
+            | "psi"
+            | "x"
+            | "degree"
+            | "degrees"
+            | "years"
+            | "year"
+            | "minutes"
+            | "hours"
+            | "people"
+            | "person"
+            | "seater"
+            | "seats"
+            | "cup"
+            | "cups"
     ) || word.trim_start().starts_with('"')
         || word.trim_start().starts_with('\'')
 }
 
 fn num(s: &str) -> Option<f64> {
-    s.replace(',', ".").parse::<f64>().ok().filter(|v| v.is_finite())
+    s.replace(',', ".")
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
 }
 
 /// Finds the first price expression in `lower` (already lower-cased). Reversed ranges are put in order.
@@ -81,7 +134,12 @@ pub fn parse_price(lower: &str) -> Option<PriceMatch> {
         });
     }
     if let Some(c) = RANGE.captures(lower) {
-        let vals: Vec<f64> = c.iter().skip(1).flatten().filter_map(|m| num(m.as_str())).collect();
+        let vals: Vec<f64> = c
+            .iter()
+            .skip(1)
+            .flatten()
+            .filter_map(|m| num(m.as_str()))
+            .collect();
         if let [a, b] = vals[..] {
             let (a, b) = ordered(a, b);
             let m = c.get(0)?;
@@ -137,9 +195,15 @@ mod tests {
 
     #[test]
     fn shopper_price_phrases() {
-        assert_eq!(p("waterproof hiking boots for men under $120"), Some((None, Some(120.0))));
+        assert_eq!(
+            p("waterproof hiking boots for men under $120"),
+            Some((None, Some(120.0)))
+        );
         assert_eq!(p("shoes below 100"), Some((None, Some(100.0))));
-        assert_eq!(p("bags between 20 and 40 dollars"), Some((Some(20.0), Some(40.0))));
+        assert_eq!(
+            p("bags between 20 and 40 dollars"),
+            Some((Some(20.0), Some(40.0)))
+        );
         assert_eq!(p("lamp $30-$60"), Some((Some(30.0), Some(60.0))));
         assert_eq!(p("lamp $60 - 30"), Some((Some(30.0), Some(60.0))));
         assert_eq!(p("kurta under rs 999"), Some((None, Some(999.0))));

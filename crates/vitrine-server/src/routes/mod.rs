@@ -5,6 +5,7 @@ mod events;
 mod health;
 mod models;
 mod products;
+mod search;
 mod users;
 
 use crate::{openapi::ApiDoc, ApiError, AppState};
@@ -33,6 +34,8 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(users::user_events))
         .routes(routes!(models::embeddings))
         .routes(routes!(models::chat_completions))
+        .routes(routes!(search::search_get, search::search_post))
+        .routes(routes!(search::suggest))
 }
 
 pub(crate) async fn not_found(uri: axum::http::Uri) -> impl IntoResponse {

@@ -35,6 +35,7 @@ async fn write_products(
 ) -> Result<WriteResult, ApiError> {
     let version = state.store.begin_catalog_version(source).await?;
     let outcome = state.store.upsert_products(version, products).await?;
+    state.catalog_changed.notify_waiters();
     state
         .store
         .finish_catalog_version(
@@ -164,10 +165,9 @@ pub(crate) async fn patch_product(
     })?;
     let patch: ProductPatch =
         vitrine_ingest::record::from_json(text).map_err(|e| ApiError::invalid(vec![e]))?;
-    state
-        .store
-        .patch_product(&id, &patch)
-        .await?
+    let outcome = state.store.patch_product(&id, &patch).await?;
+    state.catalog_changed.notify_waiters();
+    outcome
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("no product {id:?}")))
 }
@@ -183,10 +183,9 @@ pub(crate) async fn delete_product(
         status: Some("archived".into()),
         ..Default::default()
     };
-    state
-        .store
-        .patch_product(&id, &patch)
-        .await?
+    let outcome = state.store.patch_product(&id, &patch).await?;
+    state.catalog_changed.notify_waiters();
+    outcome
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("no product {id:?}")))
 }

@@ -9,9 +9,9 @@ mod products;
 mod rows;
 
 use crate::{
-    AppendOutcome, ErasureReport, PatchOutcome, PricePoint, ProductChange, ProductHistory, ProductPage,
-    ProductQuery, Result, StockPoint, Store, StoreError, StoreStats, StoredEvent, UpsertOutcome,
-    VersionCounts,
+    AppendOutcome, ErasureReport, PatchOutcome, PricePoint, ProductChange, ProductHistory,
+    ProductPage, ProductQuery, Result, StockPoint, Store, StoreError, StoreStats, StoredEvent,
+    UpsertOutcome, VersionCounts,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -328,7 +328,11 @@ impl Store for SqliteStore {
         Box::pin(pages.flat_map(futures::stream::iter))
     }
 
-    async fn product_changes_since(&self, after_seq: i64, limit: u32) -> Result<Vec<ProductChange>> {
+    async fn product_changes_since(
+        &self,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<ProductChange>> {
         products::changes_since(&self.read, after_seq, limit).await
     }
 

@@ -3,8 +3,8 @@
 
 use super::{now_ms, rows, SqliteStore};
 use crate::{
-    PatchOutcome, PricePoint, ProductChange, ProductHistory, ProductPage, ProductQuery, Result, StockPoint,
-    StoreError, UpsertOutcome,
+    PatchOutcome, PricePoint, ProductChange, ProductHistory, ProductPage, ProductQuery, Result,
+    StockPoint, StoreError, UpsertOutcome,
 };
 use chrono::{DateTime, Utc};
 use rust_decimal::prelude::ToPrimitive;

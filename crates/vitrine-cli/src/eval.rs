@@ -1,0 +1,268 @@
+//! `vitrine eval …`: relevance and query-understanding evaluations on the shared data sets. Printed
+//! figures are what docs/search.md reports; nothing here is a pass/fail test.
+
+use crate::config::Config;
+use crate::progress;
+use anyhow::Context;
+use clap::Subcommand;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use vitrine_models::Embedder;
+use vitrine_search::eval::{Accumulator, HomeDepot};
+use vitrine_search::{Fusion, Retrieval, SearchConfig, SearchEngine, SearchRequest};
+
+/// Evaluations.
+#[derive(Subcommand)]
+pub enum EvalWhat {
+    /// Home Depot protocol: NDCG@10 and Recall@100 for BM25, vectors and hybrid fusions, in one run.
+    Search {
+        /// Folder with products.csv and judgments_dev.csv.
+        #[arg(long, default_value = "../shared/datasets/homedepot")]
+        dataset: PathBuf,
+        /// Queries sampled (seeded); 0 = all.
+        #[arg(long, default_value_t = 1_500)]
+        queries: usize,
+        /// Sampling seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Where product embeddings are cached between runs.
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
+    },
+}
+
+/// Runs an evaluation.
+pub async fn run(what: EvalWhat, config: &Config) -> anyhow::Result<()> {
+    match what {
+        EvalWhat::Search {
+            dataset,
+            queries,
+            seed,
+            cache_dir,
+        } => search(&dataset, queries, seed, cache_dir, config).await,
+    }
+}
+
+fn product(id: &str, title: &str) -> anyhow::Result<vitrine_core::Product> {
+    let input: vitrine_core::ProductInput = serde_json::from_value(serde_json::json!({
+        "id": id, "title": title, "price": "1", "currency": "USD", "inventory": {"quantity": 1}
+    }))?;
+    input
+        .validate(chrono::Utc::now())
+        .map_err(|e| anyhow::anyhow!("product {id}: {e:?}"))
+}
+
+async fn search(
+    dataset: &Path,
+    n_queries: usize,
+    seed: u64,
+    cache_dir: Option<PathBuf>,
+    config: &Config,
+) -> anyhow::Result<()> {
+    let data = HomeDepot::load(dataset).with_context(|| {
+        format!(
+            "reading the Home Depot data set from {} (see ../shared/datasets/README.md)",
+            dataset.display()
+        )
+    })?;
+    let queries = data.sample(
+        if n_queries == 0 {
+            usize::MAX
+        } else {
+            n_queries
+        },
+        seed,
+    );
+    eprintln!(
+        "{} products, {} queries sampled (seed {seed}) of {}",
+        data.products.len(),
+        queries.len(),
+        data.queries.len()
+    );
+    let embedder = crate::models::backends(config)
+        .embedder
+        .map_err(|e| anyhow::anyhow!("the evaluation needs the embedding model: {e}"))?;
+    let search_config = SearchConfig {
+        cache_capacity: 0,
+        ..config.search.clone()
+    };
+    let engine = SearchEngine::open(search_config, None, Some(embedder.clone()))?;
+    let products: Vec<vitrine_core::Product> = data
+        .products
+        .iter()
+        .map(|(id, t)| product(id, t))
+        .collect::<anyhow::Result<_>>()?;
+    let t = Instant::now();
+    for chunk in products.chunks(10_000) {
+        engine.apply_text(chunk, 0)?;
+    }
+    engine.rebuild_vocabulary();
+    eprintln!(
+        "text index: {} products in {:.1} s",
+        products.len(),
+        t.elapsed().as_secs_f64()
+    );
+
+    let texts: Vec<String> = products
+        .iter()
+        .map(vitrine_search::doc::embedding_text)
+        .collect();
+    let cache = cache_dir
+        .or_else(|| dirs::cache_dir().map(|d| d.join("vitrine").join("eval")))
+        .unwrap_or_else(|| PathBuf::from(".vitrine-eval-cache"));
+    let vectors = embed_cached(embedder.as_ref(), &texts, &cache, "homedepot").await?;
+    let index = engine.vectors().context("vector index missing")?;
+    let t = Instant::now();
+    let items: Vec<(u64, u64, Vec<f32>)> = products
+        .iter()
+        .zip(&texts)
+        .zip(vectors)
+        .map(|((p, text), v)| {
+            (
+                vitrine_search::normalize::doc_key(&p.id),
+                vitrine_search::normalize::text_hash(text),
+                v,
+            )
+        })
+        .collect();
+    for chunk in items.chunks(5_000) {
+        index.upsert(chunk)?;
+    }
+    eprintln!(
+        "vector index: {} vectors in {:.1} s",
+        items.len(),
+        t.elapsed().as_secs_f64()
+    );
+
+    let methods: Vec<(&str, Retrieval, Option<Fusion>)> = vec![
+        ("BM25 (lexical only)", Retrieval::Lexical, None),
+        (
+            "vectors only (MiniLM, HNSW int8)",
+            Retrieval::Semantic,
+            None,
+        ),
+        (
+            "hybrid RRF k=60",
+            Retrieval::Hybrid,
+            Some(Fusion::Rrf { k: 60.0 }),
+        ),
+        (
+            "hybrid weighted w=0.3",
+            Retrieval::Hybrid,
+            Some(Fusion::Weighted {
+                lexical_weight: 0.3,
+            }),
+        ),
+        (
+            "hybrid weighted w=0.4",
+            Retrieval::Hybrid,
+            Some(Fusion::Weighted {
+                lexical_weight: 0.4,
+            }),
+        ),
+        (
+            "hybrid weighted w=0.5",
+            Retrieval::Hybrid,
+            Some(Fusion::Weighted {
+                lexical_weight: 0.5,
+            }),
+        ),
+    ];
+    println!("| method | NDCG@10 | Recall@100 | mean ms/query |");
+    println!("|---|---|---|---|");
+    let mut bm25 = None;
+    let mut recall_queries = 0;
+    for (name, retrieval, fusion) in methods {
+        let mut acc = Accumulator::default();
+        let t = Instant::now();
+        for q in &queries {
+            let req = SearchRequest {
+                query: q.text.clone(),
+                limit: 100,
+                retrieval,
+                fusion,
+                ..Default::default()
+            };
+            let (answer, _) = engine.search(&req).await?;
+            let ranked: Vec<String> = answer.hits.iter().map(|h| h.id.clone()).collect();
+            acc.add(&ranked, &q.judgments);
+        }
+        let s = acc.scores();
+        recall_queries = s.recall_queries;
+        let ms = t.elapsed().as_secs_f64() * 1000.0 / queries.len().max(1) as f64;
+        let ratio = match bm25 {
+            None => {
+                bm25 = Some(s.ndcg_at_10);
+                String::new()
+            }
+            Some(b) if b > 0.0 => format!(" ({:.2}× BM25)", s.ndcg_at_10 / b),
+            Some(_) => String::new(),
+        };
+        println!(
+            "| {name} | {:.4}{ratio} | {:.4} | {ms:.1} |",
+            s.ndcg_at_10, s.recall_at_100
+        );
+    }
+    println!(
+        "\n{} queries (seed {seed}); Recall@100 over the {} with a product rated ≥ 2.5.",
+        queries.len(),
+        recall_queries
+    );
+    Ok(())
+}
+
+/// Embeds `texts`, reusing vectors cached on disk by an earlier run with the same model and texts.
+pub async fn embed_cached(
+    embedder: &dyn Embedder,
+    texts: &[String],
+    cache_dir: &Path,
+    name: &str,
+) -> anyhow::Result<Vec<Vec<f32>>> {
+    let mut h = sha2::Sha256::new();
+    use sha2::Digest;
+    h.update(embedder.model_name().as_bytes());
+    for t in texts {
+        h.update(t.as_bytes());
+        h.update([0]);
+    }
+    let digest = h.finalize();
+    let tag: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let path = cache_dir.join(format!("{name}-{tag}.f32"));
+    let dims = embedder.dimension();
+    if let Ok(bytes) = std::fs::read(&path) {
+        if bytes.len() == texts.len() * dims * 4 {
+            eprintln!("embeddings: reusing {}", path.display());
+            return Ok(bytes
+                .chunks_exact(dims * 4)
+                .map(|c| {
+                    c.chunks_exact(4)
+                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                        .collect()
+                })
+                .collect());
+        }
+    }
+    let pb = progress::items(texts.len() as u64, "embedding");
+    let t = Instant::now();
+    let mut out = Vec::with_capacity(texts.len());
+    for chunk in texts.chunks(64) {
+        out.extend(embedder.embed(chunk.to_vec()).await?);
+        pb.inc(chunk.len() as u64);
+    }
+    pb.finish_and_clear();
+    eprintln!(
+        "embeddings: {} texts in {:.0} s ({:.0}/s)",
+        texts.len(),
+        t.elapsed().as_secs_f64(),
+        texts.len() as f64 / t.elapsed().as_secs_f64()
+    );
+    std::fs::create_dir_all(cache_dir).ok();
+    let bytes: Vec<u8> = out.iter().flatten().flat_map(|x| x.to_le_bytes()).collect();
+    if let Err(e) = std::fs::write(&path, bytes) {
+        eprintln!(
+            "warning: could not cache embeddings at {}: {e}",
+            path.display()
+        );
+    }
+    Ok(out)
+}

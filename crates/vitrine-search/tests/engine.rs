@@ -1,0 +1,266 @@
+//! The search engine end to end on a small fashion catalog (text retrieval; the hybrid path with the real
+//! embedding model is tested in `hybrid.rs`).
+
+use serde_json::json;
+use std::sync::Arc;
+use vitrine_core::{Product, ProductInput};
+use vitrine_search::{rules::Rules, Filters, SearchConfig, SearchEngine, SearchRequest, SortOrder};
+
+const COLOURS: [&str; 5] = ["Red", "Navy Blue", "Black", "White", "Green"];
+const FITS: [&str; 3] = ["Slim Fit", "Regular Fit", "Relaxed Fit"];
+const BRANDS: [&str; 4] = ["Roadster", "HRX", "Puma", "Acme"];
+
+fn product(i: usize) -> Product {
+    let colour = COLOURS[i % 5];
+    let fit = FITS[(i / 5) % 3];
+    let brand = BRANDS[(i / 15) % 4];
+    let kind = if i % 2 == 0 { "Shirt" } else { "Pants" };
+    let material = if i % 3 == 0 { "Linen" } else { "Cotton" };
+    let input: ProductInput = serde_json::from_value(json!({
+        "id": format!("SKU-{i:03}"),
+        "title": format!("{brand} Men {colour} {fit} {material} {kind}"),
+        "description": format!("A {} {} {} for everyday wear.", colour.to_lowercase(), material.to_lowercase(), kind.to_lowercase()),
+        "brand": brand,
+        "category": ["Apparel", kind],
+        "price": format!("{}", 10 + (i * 7) % 90),
+        "currency": "USD",
+        "inventory": {"quantity": if i % 10 == 8 { 0 } else { 5 }},
+        "attributes": {"colour": colour, "material": material, "gender": "Men", "fit": fit},
+    }))
+    .unwrap();
+    input.validate(chrono::Utc::now()).unwrap()
+}
+
+fn engine_with(n: usize, config: SearchConfig) -> (SearchEngine, Vec<Product>) {
+    let engine = SearchEngine::open(config, None, None).unwrap();
+    let products: Vec<Product> = (0..n).map(product).collect();
+    engine.apply_text(&products, 1).unwrap();
+    engine.rebuild_vocabulary();
+    (engine, products)
+}
+
+fn req(q: &str) -> SearchRequest {
+    SearchRequest {
+        query: q.into(),
+        limit: 100,
+        ..Default::default()
+    }
+}
+
+async fn ids(engine: &SearchEngine, r: &SearchRequest) -> Vec<String> {
+    engine
+        .search(r)
+        .await
+        .unwrap()
+        .0
+        .hits
+        .iter()
+        .map(|h| h.id.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn constraints_are_applied_inside_retrieval_with_full_recall() {
+    let (engine, products) = engine_with(300, SearchConfig::default());
+    let (answer, _) = engine
+        .search(&req("men's red linen shirt under $40"))
+        .await
+        .unwrap();
+    let p = &answer.parsed;
+    assert_eq!(p.price.unwrap().max, Some(40.0));
+    let attrs: Vec<_> = p
+        .attributes
+        .iter()
+        .map(|a| (a.name.as_str(), a.value.as_str()))
+        .collect();
+    assert!(
+        attrs.contains(&("colour", "red")) && attrs.contains(&("material", "linen")),
+        "{attrs:?}"
+    );
+    // Every product that satisfies the constraints is in the matched set, and nothing else is.
+    let expected: Vec<&Product> = products
+        .iter()
+        .filter(|p| {
+            p.title.contains("Red")
+                && p.title.contains("Linen")
+                && p.title.ends_with("Shirt")
+                && p.effective_price() <= 40.into()
+        })
+        .collect();
+    assert!(!expected.is_empty());
+    assert_eq!(answer.total, expected.len(), "matched set");
+    for h in &answer.hits {
+        assert!(
+            h.title.contains("Red") && h.title.contains("Linen") && h.price <= 40.0,
+            "{h:?}"
+        );
+        assert!(
+            h.title.ends_with("Shirt"),
+            "\"shirt\" is the catalog's category: {h:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn negation_excludes_and_sort_words_sort() {
+    let (engine, _) = engine_with(300, SearchConfig::default());
+    let (a, _) = engine
+        .search(&req("navy linen shirt, not slim fit"))
+        .await
+        .unwrap();
+    assert!(!a.hits.is_empty());
+    assert!(
+        a.hits.iter().all(|h| !h.title.contains("Slim Fit")),
+        "{:?}",
+        a.hits
+    );
+    let (a, _) = engine.search(&req("cheapest cotton pants")).await.unwrap();
+    assert_eq!(a.sort, SortOrder::PriceAsc);
+    let prices: Vec<f64> = a.hits.iter().map(|h| h.price).collect();
+    assert!(prices.windows(2).all(|w| w[0] <= w[1]), "{prices:?}");
+    let (a, _) = engine.search(&req("green shirt in stock")).await.unwrap();
+    assert!(a.parsed.in_stock && a.hits.iter().all(|h| h.in_stock));
+}
+
+#[tokio::test]
+async fn typos_synonyms_and_hostile_queries() {
+    let (engine, _) = engine_with(60, SearchConfig::default());
+    let typo = ids(&engine, &req("linen shrit")).await;
+    assert!(!typo.is_empty(), "a transposed letter still finds shirts");
+    let syn = ids(&engine, &req("trousers")).await;
+    assert!(
+        !syn.is_empty(),
+        "trousers finds pants through the default synonyms"
+    );
+    for q in [
+        "",
+        "the of and",
+        "\"unbalanced",
+        "title:shirt AND (",
+        "*:*",
+        "x".repeat(10_000).as_str(),
+        "-shirt",
+        "$-$",
+    ] {
+        let r = engine.search(&req(q)).await;
+        assert!(r.is_ok(), "{q:.20}: {r:?}");
+    }
+    let browse = engine.search(&req("")).await.unwrap().0;
+    assert_eq!(browse.total, 60, "an empty query browses the catalog");
+    let page = SearchRequest {
+        offset: 10_000,
+        ..req("shirt")
+    };
+    assert!(engine.search(&page).await.unwrap().0.hits.is_empty());
+}
+
+#[tokio::test]
+async fn rules_hide_boost_pin_diversify_and_reload() {
+    let (engine, _) = engine_with(120, SearchConfig::default());
+    let before = engine.search(&req("shirt")).await.unwrap().0;
+    assert!(
+        before.hits.iter().any(|h| !h.in_stock),
+        "demoted, not hidden, by default"
+    );
+    engine.set_rules(
+        Rules::parse(
+            r#"
+            out_of_stock = "hide"
+            [[boost]]
+            attribute = "brand"
+            value = "Acme"
+            factor = 3.0
+            [[pin]]
+            query = "shirt"
+            product = "SKU-001"
+            position = 2
+            "#,
+        )
+        .unwrap(),
+    );
+    let r = SearchRequest {
+        explain: true,
+        ..req("shirt")
+    };
+    let after = engine.search(&r).await.unwrap().0;
+    assert!(after.hits.iter().all(|h| h.in_stock));
+    assert_eq!(after.hits[0].brand.as_deref(), Some("Acme"));
+    assert_eq!(
+        after.hits[1].id, "SKU-001",
+        "pinned even though SKU-001 is pants"
+    );
+    let e = after.hits[0].explain.as_ref().unwrap();
+    assert!(e.rules.iter().any(|r| r.starts_with("boost")), "{e:?}");
+    assert!(e.lexical.is_some() && e.rules_factor > 1.0);
+
+    engine.set_rules(Rules::parse("[diversity]\nmax = 1\nwindow = 4").unwrap());
+    let div = engine.search(&req("shirt")).await.unwrap().0;
+    let first: Vec<_> = div.hits.iter().take(4).map(|h| h.brand.clone()).collect();
+    let mut uniq = first.clone();
+    uniq.sort();
+    uniq.dedup();
+    assert_eq!(uniq.len(), 4, "{first:?}");
+}
+
+#[tokio::test]
+async fn cache_hits_and_catalog_changes_invalidate() {
+    let (engine, mut products) = engine_with(50, SearchConfig::default());
+    let r = req("red shirt");
+    let (a, cached) = engine.search(&r).await.unwrap();
+    assert!(!cached);
+    let (_, cached) = engine.search(&r).await.unwrap();
+    assert!(cached);
+    // A price change of a shown product must be visible on the next search.
+    let shown = a.hits[0].id.clone();
+    let p = products.iter_mut().find(|p| p.id == shown).unwrap();
+    p.price = 999.into();
+    engine.apply_text(std::slice::from_ref(p), 2).unwrap();
+    let (b, cached) = engine.search(&r).await.unwrap();
+    assert!(!cached);
+    assert_eq!(b.hits.iter().find(|h| h.id == shown).unwrap().price, 999.0);
+    // Archiving removes it.
+    p.status = vitrine_core::ProductStatus::Archived;
+    engine.apply_text(std::slice::from_ref(p), 3).unwrap();
+    assert!(!ids(&engine, &r).await.contains(&shown));
+}
+
+#[tokio::test]
+async fn explicit_filters_and_facets() {
+    let (engine, _) = engine_with(120, SearchConfig::default());
+    let mut filters = Filters::default();
+    filters
+        .attributes
+        .insert("brand".into(), vec!["puma".into()]);
+    filters.price_min = Some(30.0);
+    let r = SearchRequest {
+        filters,
+        ..req("shirt")
+    };
+    let a = engine.search(&r).await.unwrap().0;
+    assert!(!a.hits.is_empty());
+    assert!(a
+        .hits
+        .iter()
+        .all(|h| h.brand.as_deref() == Some("Puma") && h.price >= 30.0));
+    let brands = &a.facets["brand"];
+    assert_eq!(brands.len(), 1);
+    assert_eq!(brands[0].value, "Puma");
+    let colours: u32 = a.facets["colour"].iter().map(|f| f.count).sum();
+    assert_eq!(colours as usize, a.total);
+}
+
+#[tokio::test]
+async fn indexes_persist_across_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let products: Vec<Product> = (0..40).map(product).collect();
+    {
+        let engine = SearchEngine::open(SearchConfig::default(), Some(dir.path()), None).unwrap();
+        engine.apply_text(&products, 77).unwrap();
+    }
+    let engine =
+        Arc::new(SearchEngine::open(SearchConfig::default(), Some(dir.path()), None).unwrap());
+    assert_eq!(engine.lexical().watermark(), 77);
+    assert_eq!(engine.lexical().len(), 40);
+    engine.load_docs(&products);
+    assert!(!ids(&engine, &req("linen")).await.is_empty());
+}
