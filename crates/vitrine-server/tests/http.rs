@@ -384,3 +384,176 @@ async fn model_routes_explain_when_models_are_unavailable() {
     let (st, _, v) = s.post("/v1/embeddings", json!({"inputs": "typo"})).await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
 }
+
+/// Polls a search until `ok` holds (the index follows the store asynchronously, within ~a second).
+async fn search_until(s: &Server, path: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..100 {
+        let (st, v) = s.get(path).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        if ok(&v) {
+            return v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("search {path} never satisfied the condition");
+}
+
+#[tokio::test]
+async fn search_follows_catalog_writes_and_logs_impressions() {
+    let s = start(ServerConfig::default()).await;
+    let batch: Vec<Value> = (0..30)
+        .map(|i| product(&format!("B{i}"), &format!("{}", 50 + i * 5)))
+        .collect();
+    let (st, _, body) = s.post("/v1/products/batch", json!(batch)).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let v = search_until(
+        &s,
+        "/v1/search?q=brown+trail+boots+under+$80&explain=true&user_id=u1",
+        |v| v["total"].as_u64() == Some(7),
+    )
+    .await;
+    assert_eq!(v["parsed"]["price"]["max"], 80.0);
+    assert_eq!(v["parsed"]["attributes"][0]["name"], "colour");
+    assert!(v["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|h| h["price"].as_f64().unwrap() <= 80.0));
+    assert!(v["hits"][0]["explain"]["lexical"].is_number());
+    assert!(v["notices"][0]
+        .as_str()
+        .unwrap()
+        .contains("semantic retrieval unavailable"));
+    let request_id = v["request_id"].as_str().unwrap().to_string();
+
+    // The search and its impression list are in the event log under the same request id.
+    let mut events = Vec::new();
+    for _ in 0..50 {
+        let (_, ev) = s.get("/v1/users/u1/events").await;
+        events = ev
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["request_id"] == request_id.as_str())
+            .cloned()
+            .collect();
+        if events.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert!(
+        types.contains(&"search") && types.contains(&"impression"),
+        "{types:?}"
+    );
+    let shown = events.iter().find(|e| e["type"] == "impression").unwrap();
+    assert_eq!(shown["product_ids"].as_array().unwrap().len(), 7);
+
+    // A price change moves a product into the range on the next search (cache invalidated).
+    let (st, _, _) = s
+        .send(
+            reqwest::Method::PATCH,
+            "/v1/products/B29",
+            Some(br#"{"price":"10"}"#.to_vec()),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    search_until(&s, "/v1/search?q=brown+trail+boots+under+$80", |v| {
+        v["total"].as_u64() == Some(8)
+    })
+    .await;
+    // Archived products disappear.
+    let (st, _, _) = s
+        .send(reqwest::Method::DELETE, "/v1/products/B29", None)
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    search_until(&s, "/v1/search?q=brown+trail+boots+under+$80", |v| {
+        v["total"].as_u64() == Some(7)
+    })
+    .await;
+
+    let (st, v) = s.get("/v1/suggest?q=brown+tr").await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(v["suggestions"][0]["text"], "brown trail boots under 80");
+    let (_, metrics) = s.get("/metrics").await;
+    assert!(metrics
+        .as_str()
+        .unwrap()
+        .contains("vitrine_search_cache_hit_ratio"));
+}
+
+#[tokio::test]
+async fn search_bad_input_is_a_clear_4xx_or_a_useful_answer() {
+    let s = start(ServerConfig::default()).await;
+    let (st, _, _) = s
+        .post("/v1/products/batch", json!([product("C1", "20")]))
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    search_until(&s, "/v1/search?q=", |v| v["total"].as_u64() == Some(1)).await;
+    let bad = [
+        (
+            "/v1/search?q=boot&attr.flavour=sweet",
+            "unknown filter field",
+        ),
+        (
+            "/v1/search?q=boot&price_min=50&price_max=10",
+            "greater than price_max",
+        ),
+        ("/v1/search?q=boot&price_min=-5", "must be ≥ 0"),
+        ("/v1/search?q=boot&sort=random", "unknown order"),
+        ("/v1/search?q=boot&limit=5000", "limit must be at most"),
+        (
+            "/v1/search?q=boot&offset=99999999",
+            "offset must be at most",
+        ),
+        ("/v1/search?q=boot&frobnicate=1", "unknown parameter"),
+        ("/v1/search?q=boot&limit=abc", "limit"),
+        ("/v1/suggest?q=b&limit=500", "limit"),
+    ];
+    for (path, needle) in bad {
+        let (st, v) = s.get(path).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{path}: {v}");
+        assert!(
+            v["detail"].as_str().unwrap_or_default().contains(needle),
+            "{path}: {v}"
+        );
+    }
+    let long = "boot ".repeat(2_000);
+    let (st, _, v) = s.post("/v1/search", json!({"query": long})).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let (st, _, v) = s
+        .post("/v1/search", json!({"query": "x".repeat(10_001)}))
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+    let (st, _, v) = s
+        .post(
+            "/v1/search",
+            json!({"query": "boot", "filters": {"colour": "x"}}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert!(v["detail"].as_str().unwrap().contains("filters"), "{v}");
+    for q in [
+        "\"unbalanced",
+        "title:boot OR (",
+        "the of",
+        "*",
+        "\u{0}",
+        "boot AND NOT boot",
+    ] {
+        let (st, _, v) = s.post("/v1/search", json!({"query": q})).await;
+        assert_eq!(st, StatusCode::OK, "{q}: {v}");
+    }
+    let (st, v) = s.get("/v1/search?q=boot&offset=5000").await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(
+        v["hits"].as_array().unwrap().len(),
+        0,
+        "a page beyond the end is empty"
+    );
+    let (st, _, v) = s
+        .send(reqwest::Method::POST, "/v1/search", Some(vec![0xff, 0xfe]))
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+}
