@@ -29,6 +29,27 @@ pub enum EvalWhat {
         #[arg(long)]
         cache_dir: Option<PathBuf>,
     },
+    /// Query understanding: constraint extraction and filtered result sets on labelled fashion queries.
+    Understanding {
+        /// Myntra catalog CSV.
+        #[arg(
+            long,
+            default_value = "../shared/datasets/myntra_products_catalog/myntra_products_catalog.csv"
+        )]
+        myntra: PathBuf,
+        /// Fashion styles CSV.
+        #[arg(
+            long,
+            default_value = "../shared/datasets/fashion_product_images_small/styles_8col.csv"
+        )]
+        styles: PathBuf,
+        /// Seed of the query generator.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Write the labelled queries here as JSON lines.
+        #[arg(long)]
+        write_queries: Option<PathBuf>,
+    },
 }
 
 /// Runs an evaluation.
@@ -40,6 +61,12 @@ pub async fn run(what: EvalWhat, config: &Config) -> anyhow::Result<()> {
             seed,
             cache_dir,
         } => search(&dataset, queries, seed, cache_dir, config).await,
+        EvalWhat::Understanding {
+            myntra,
+            styles,
+            seed,
+            write_queries,
+        } => crate::eval_understanding::run(&myntra, &styles, seed, write_queries.as_deref()).await,
     }
 }
 

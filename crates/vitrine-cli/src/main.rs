@@ -6,6 +6,7 @@ mod bench_models;
 mod commands;
 mod config;
 mod eval;
+mod eval_understanding;
 mod models;
 mod progress;
 mod search;

@@ -291,8 +291,9 @@ impl SearchEngine {
 
     fn cache_key(&self, r: &SearchRequest) -> String {
         format!(
-            "{}|{:?}|{:?}|{}|{:?}|{:?}|{}|{}|{:?}|{}|{}",
+            "{}|{}|{:?}|{:?}|{}|{:?}|{:?}|{}|{}|{:?}|{}|{}",
             self.generation(),
+            r.raw,
             r.retrieval,
             r.fusion,
             normalize::phrase(&r.query),
@@ -332,7 +333,19 @@ impl SearchEngine {
         r: &SearchRequest,
         generation: u64,
     ) -> Result<SearchResponse, SearchError> {
-        let parsed = self.parse(&r.query);
+        let parsed = if r.raw {
+            ParsedQuery {
+                original: r.query.clone(),
+                text: r
+                    .query
+                    .chars()
+                    .take(crate::query::MAX_QUERY_CHARS)
+                    .collect(),
+                ..Default::default()
+            }
+        } else {
+            self.parse(&r.query)
+        };
         let mut filters: Filters = r.filters.clone();
         filters.add_parsed(&parsed);
         let rules = self.rules();

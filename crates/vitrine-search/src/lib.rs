@@ -21,6 +21,7 @@ pub mod cache;
 pub mod doc;
 pub mod engine;
 pub mod eval;
+pub mod eval_qu;
 pub mod filters;
 pub mod fusion;
 pub mod lexical;

@@ -60,6 +60,8 @@ pub struct SearchRequest {
     pub retrieval: Retrieval,
     /// Personalisation, when the shopper is known.
     pub affinity: Option<Affinity>,
+    /// Skip query understanding: the whole query is relevance text (evaluation baseline).
+    pub raw: bool,
     /// Fusion override (evaluation and experiments); the configured method otherwise.
     pub fusion: Option<crate::Fusion>,
 }

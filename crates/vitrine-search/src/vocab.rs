@@ -7,7 +7,7 @@ use std::collections::HashMap;
 /// Attributes with more distinct values than this are treated as free text, not as constraints.
 const MAX_DISTINCT_VALUES: usize = 5_000;
 /// Longest value, in words, that a query phrase is matched against.
-pub const MAX_PHRASE_WORDS: usize = 4;
+pub const MAX_PHRASE_WORDS: usize = 5;
 
 /// One way a phrase can be read as a constraint.
 #[derive(Debug, Clone, PartialEq)]

@@ -5,7 +5,7 @@
 mod parse;
 mod price;
 
-pub use parse::parse_query;
+pub use parse::{parse_query, MAX_QUERY_CHARS};
 pub use price::{parse_price, PriceMatch};
 
 use serde::Serialize;
