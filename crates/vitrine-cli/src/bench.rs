@@ -56,6 +56,21 @@ pub enum BenchWhat {
         #[arg(long)]
         json: bool,
     },
+    /// Search over HTTP: uncached and cached latency and throughput on a demo catalog.
+    Search {
+        /// Products in the demo catalog.
+        #[arg(long, default_value_t = 100_000)]
+        products: usize,
+        /// Concurrent HTTP clients.
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+        /// Distinct (uncached) queries sent.
+        #[arg(long, default_value_t = 3_000)]
+        queries: usize,
+        /// Working directory; kept and reused when given (the index build is the slow part).
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+    },
     /// Local LLM decode speed and time to first token.
     Generate {
         /// Tokens to generate per run.
@@ -92,6 +107,12 @@ pub async fn run(what: BenchWhat, config: &Config) -> anyhow::Result<()> {
             })
             .await?;
         }
+        BenchWhat::Search {
+            products,
+            clients,
+            queries,
+            workdir,
+        } => return crate::bench_search::run(products, clients, queries, workdir).await,
         BenchWhat::Generate { tokens, runs, json } => {
             let config = config.clone();
             return tokio::task::spawn_blocking(move || {
@@ -174,7 +195,7 @@ fn num_cpus() -> usize {
         .unwrap_or(1)
 }
 
-fn path_str(p: &Path) -> anyhow::Result<&str> {
+pub(crate) fn path_str(p: &Path) -> anyhow::Result<&str> {
     p.to_str().context("non-UTF-8 path")
 }
 
@@ -354,7 +375,7 @@ async fn bench_http(
     })
 }
 
-fn peak_rss_kib(pid: u32) -> u64 {
+pub(crate) fn peak_rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
@@ -367,7 +388,7 @@ fn peak_rss_kib(pid: u32) -> u64 {
 }
 
 /// Runs `exe args…`, returning wall seconds and the child's own peak RSS in KiB (from wait4).
-fn timed_child(exe: &Path, args: &[&str]) -> anyhow::Result<(f64, u64)> {
+pub(crate) fn timed_child(exe: &Path, args: &[&str]) -> anyhow::Result<(f64, u64)> {
     let started = Instant::now();
     let child = Command::new(exe)
         .args(args)
@@ -387,7 +408,7 @@ fn timed_child(exe: &Path, args: &[&str]) -> anyhow::Result<(f64, u64)> {
     Ok((secs, usage.ru_maxrss as u64))
 }
 
-fn write_products(path: &Path, n: usize) -> anyhow::Result<()> {
+pub(crate) fn write_products(path: &Path, n: usize) -> anyhow::Result<()> {
     let mut w = BufWriter::new(std::fs::File::create(path)?);
     let now = chrono::Utc::now();
     for i in 0..n {

@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_models;
+mod bench_search;
 mod commands;
 mod config;
 mod eval;

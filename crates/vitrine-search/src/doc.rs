@@ -137,7 +137,8 @@ impl SearchDoc {
 }
 
 /// The text a product is embedded from: title first (it dominates relevance), then brand, category and
-/// attribute values, then the start of the description. Kept short so embedding stays cheap.
+/// attribute values. The description is left out: it is long (embedding cost grows with length), it is
+/// already searchable lexically, and titles carry the product's identity.
 pub fn embedding_text(p: &Product) -> String {
     let mut s = p.title.clone();
     if let Some(b) = &p.brand {
@@ -159,10 +160,6 @@ pub fn embedding_text(p: &Product) -> String {
     if !attrs.is_empty() {
         s.push_str(" | ");
         s.push_str(&attrs.join(", "));
-    }
-    if !p.description.is_empty() {
-        s.push_str(" | ");
-        s.extend(p.description.chars().take(300));
     }
     s
 }
