@@ -23,20 +23,43 @@ pub fn demo_queries(n: usize, seed: u64) -> Vec<String> {
     while out.len() < n && attempts < n * 20 {
         attempts += 1;
         let leaf = &LEAVES[rng.gen_range(0..LEAVES.len())];
-        let noun = leaf.nouns.choose(&mut rng).copied().unwrap_or("item").to_lowercase();
+        let noun = leaf
+            .nouns
+            .choose(&mut rng)
+            .copied()
+            .unwrap_or("item")
+            .to_lowercase();
         let colour = COLOURS.choose(&mut rng).copied().unwrap_or("black");
         let material = leaf.materials.choose(&mut rng).copied().unwrap_or("cotton");
         let q = match rng.gen_range(0..7) {
             0 => format!("{colour} {material} {noun}"),
             1 => format!("{noun} under ${}", rng.gen_range(2..30) * 10),
-            2 => format!("{material} {noun} for {}", ["men", "women"][rng.gen_range(0..2)]),
+            2 => format!(
+                "{material} {noun} for {}",
+                ["men", "women"][rng.gen_range(0..2)]
+            ),
             3 => {
-                let brands = BRANDS.iter().find(|(d, _)| leaf.path.first() == Some(d)).map(|b| b.1).unwrap_or(&[]);
-                format!("{} {noun}", brands.choose(&mut rng).copied().unwrap_or("acme"))
+                let brands = BRANDS
+                    .iter()
+                    .find(|(d, _)| leaf.path.first() == Some(d))
+                    .map(|b| b.1)
+                    .unwrap_or(&[]);
+                format!(
+                    "{} {noun}",
+                    brands.choose(&mut rng).copied().unwrap_or("acme")
+                )
             }
-            4 => format!("{colour} {noun} not {}", COLOURS.choose(&mut rng).copied().unwrap_or("white")),
+            4 => format!(
+                "{colour} {noun} not {}",
+                COLOURS.choose(&mut rng).copied().unwrap_or("white")
+            ),
             5 => format!("cheapest {material} {noun}"),
-            _ => format!("{} {noun} between ${} and ${}", leaf.uses.choose(&mut rng).copied().unwrap_or(""), rng.gen_range(1..5) * 10, rng.gen_range(6..30) * 10),
+            _ => format!(
+                "{} {noun} between ${} and ${}",
+                leaf.uses.choose(&mut rng).copied().unwrap_or(""),
+                rng.gen_range(1..5) * 10,
+                rng.gen_range(6..30) * 10
+            ),
         };
         out.insert(q.trim().to_string());
     }
@@ -53,13 +76,25 @@ struct Load {
     n: usize,
 }
 
-async fn load(base: &str, queries: Arc<Vec<String>>, requests: usize, clients: usize) -> anyhow::Result<Load> {
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
+async fn load(
+    base: &str,
+    queries: Arc<Vec<String>>,
+    requests: usize,
+    clients: usize,
+) -> anyhow::Result<Load> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()?;
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..clients {
-        let (client, queries, next, url) = (client.clone(), queries.clone(), next.clone(), format!("{base}/v1/search"));
+        let (client, queries, next, url) = (
+            client.clone(),
+            queries.clone(),
+            next.clone(),
+            format!("{base}/v1/search"),
+        );
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             loop {
@@ -70,7 +105,11 @@ async fn load(base: &str, queries: Arc<Vec<String>>, requests: usize, clients: u
                 let q = &queries[i % queries.len()];
                 let t = Instant::now();
                 let resp = client.get(&url).query(&[("q", q.as_str())]).send().await?;
-                anyhow::ensure!(resp.status().is_success(), "HTTP {} for {q:?}", resp.status());
+                anyhow::ensure!(
+                    resp.status().is_success(),
+                    "HTTP {} for {q:?}",
+                    resp.status()
+                );
                 let _ = resp.bytes().await?;
                 lat.push(t.elapsed().as_secs_f64() * 1000.0);
             }
@@ -83,7 +122,11 @@ async fn load(base: &str, queries: Arc<Vec<String>>, requests: usize, clients: u
     }
     let secs = started.elapsed().as_secs_f64();
     lat.sort_by(f64::total_cmp);
-    let pct = |p: f64| lat.get(((lat.len() as f64 - 1.0) * p) as usize).copied().unwrap_or(0.0);
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 - 1.0) * p) as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
     Ok(Load {
         qps: lat.len() as f64 / secs,
         p50: pct(0.5),
@@ -94,17 +137,34 @@ async fn load(base: &str, queries: Arc<Vec<String>>, requests: usize, clients: u
 }
 
 /// Runs the benchmark.
-pub async fn run(products: usize, clients: usize, uncached: usize, workdir: Option<PathBuf>) -> anyhow::Result<()> {
+pub async fn run(
+    products: usize,
+    clients: usize,
+    uncached: usize,
+    workdir: Option<PathBuf>,
+) -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
     let dir = workdir.unwrap_or_else(|| tmp.path().to_path_buf());
     std::fs::create_dir_all(&dir)?;
     let exe = std::env::current_exe()?;
     let db = dir.join(format!("search-{products}.db"));
-    println!("vitrine bench search — {products} products, {clients} clients, workdir {}", dir.display());
+    println!(
+        "vitrine bench search — {products} products, {clients} clients, workdir {}",
+        dir.display()
+    );
     if !db.exists() {
         let file = dir.join("products.jsonl");
         write_products(&file, products)?;
-        let (secs, _) = timed_child(&exe, &["import", "products", path_str(&file)?, "--db", path_str(&db)?])?;
+        let (secs, _) = timed_child(
+            &exe,
+            &[
+                "import",
+                "products",
+                path_str(&file)?,
+                "--db",
+                path_str(&db)?,
+            ],
+        )?;
         println!("import        : {products} products in {secs:.1} s");
         let (secs, rss) = timed_child(&exe, &["reindex", "--db", path_str(&db)?])?;
         println!(
@@ -115,9 +175,17 @@ pub async fn run(products: usize, clients: usize, uncached: usize, workdir: Opti
     } else {
         println!("(reusing the catalog and indexes in {})", db.display());
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let mut child = Command::new(&exe)
-        .args(["serve", "--db", path_str(&db)?, "--addr", &format!("127.0.0.1:{port}")])
+        .args([
+            "serve",
+            "--db",
+            path_str(&db)?,
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+        ])
         .env("VITRINE_LOG__LEVEL", "warn")
         .env("VITRINE_MODELS__GENERATION", "off")
         .stdout(Stdio::piped())
@@ -127,12 +195,20 @@ pub async fn run(products: usize, clients: usize, uncached: usize, workdir: Opti
     let stdout = child.stdout.take().context("server stdout")?;
     let mut line = String::new();
     std::io::BufReader::new(stdout).read_line(&mut line)?;
-    anyhow::ensure!(line.starts_with("listening on"), "server did not start: {line}");
+    anyhow::ensure!(
+        line.starts_with("listening on"),
+        "server did not start: {line}"
+    );
     let base = format!("http://127.0.0.1:{port}");
     // Wait until search answers (doc table loaded).
     let client = reqwest::Client::new();
     for _ in 0..600 {
-        if client.get(format!("{base}/v1/search?q=warmup")).send().await.is_ok_and(|r| r.status().is_success()) {
+        if client
+            .get(format!("{base}/v1/search?q=warmup"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -28,6 +28,12 @@ pub enum EvalWhat {
         /// Where product embeddings are cached between runs.
         #[arg(long)]
         cache_dir: Option<PathBuf>,
+        /// Judged queries (disjoint from the evaluated ones) used to train the learned ranker; 0 skips it.
+        #[arg(long, default_value_t = 3_000)]
+        train_queries: usize,
+        /// Save the trained ranker here (load it with `[search] ranker = "…"`).
+        #[arg(long)]
+        save_ranker: Option<PathBuf>,
     },
     /// Query understanding: constraint extraction and filtered result sets on labelled fashion queries.
     Understanding {
@@ -60,7 +66,18 @@ pub async fn run(what: EvalWhat, config: &Config) -> anyhow::Result<()> {
             queries,
             seed,
             cache_dir,
-        } => search(&dataset, queries, seed, cache_dir, config).await,
+            train_queries,
+            save_ranker,
+        } => {
+            let opts = SearchEval {
+                n_queries: queries,
+                seed,
+                cache_dir,
+                train_queries,
+                save_ranker,
+            };
+            search(&dataset, opts, config).await
+        }
         EvalWhat::Understanding {
             myntra,
             styles,
@@ -79,27 +96,37 @@ fn product(id: &str, title: &str) -> anyhow::Result<vitrine_core::Product> {
         .map_err(|e| anyhow::anyhow!("product {id}: {e:?}"))
 }
 
-async fn search(
-    dataset: &Path,
+struct SearchEval {
     n_queries: usize,
     seed: u64,
     cache_dir: Option<PathBuf>,
-    config: &Config,
-) -> anyhow::Result<()> {
+    train_queries: usize,
+    save_ranker: Option<PathBuf>,
+}
+
+async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Result<()> {
+    let SearchEval {
+        n_queries,
+        seed,
+        cache_dir,
+        train_queries,
+        save_ranker,
+    } = opts;
     let data = HomeDepot::load(dataset).with_context(|| {
         format!(
             "reading the Home Depot data set from {} (see ../shared/datasets/README.md)",
             dataset.display()
         )
     })?;
-    let queries = data.sample(
-        if n_queries == 0 {
-            usize::MAX
-        } else {
-            n_queries
-        },
-        seed,
-    );
+    // The evaluated queries are the first of one seeded shuffle; the ranker trains on the ones after them.
+    let shuffled = data.sample(usize::MAX, seed);
+    let n_test = if n_queries == 0 {
+        shuffled.len()
+    } else {
+        n_queries.min(shuffled.len())
+    };
+    let (queries, rest) = shuffled.split_at(n_test);
+    let train: Vec<_> = rest.iter().take(train_queries).cloned().collect();
     eprintln!(
         "{} products, {} queries sampled (seed {seed}) of {}",
         data.products.len(),
@@ -111,6 +138,7 @@ async fn search(
         .map_err(|e| anyhow::anyhow!("the evaluation needs the embedding model: {e}"))?;
     let search_config = SearchConfig {
         cache_capacity: 0,
+        ranker: None,
         ..config.search.clone()
     };
     let engine = SearchEngine::open(search_config, None, Some(embedder.clone()))?;
@@ -161,40 +189,62 @@ async fn search(
         t.elapsed().as_secs_f64()
     );
 
-    let methods: Vec<(&str, Retrieval, Option<Fusion>)> = vec![
-        ("BM25 (lexical only)", Retrieval::Lexical, None),
+    if !train.is_empty() {
+        let t = Instant::now();
+        let mut rows = Vec::new();
+        let mut labels = Vec::new();
+        for q in &train {
+            for (id, x) in engine
+                .training_candidates(&q.text, 100)
+                .await?
+                .into_iter()
+                .take(100)
+            {
+                // Unjudged candidates count as irrelevant, exactly as the metric treats them.
+                labels.push(q.judgments.get(&id).copied().unwrap_or(1.0));
+                rows.push(x);
+            }
+        }
+        let ranker = vitrine_search::ltr::LearnedRanker::train(&rows, &labels, 200, seed)?;
+        if let Some(p) = &save_ranker {
+            ranker.save(p)?;
+        }
+        engine.set_ranker(ranker);
+        eprintln!(
+            "learned ranker: trained on {} candidates of {} queries in {:.0} s",
+            rows.len(),
+            train.len(),
+            t.elapsed().as_secs_f64()
+        );
+    }
+    let mut methods: Vec<(String, Retrieval, Option<Fusion>)> = vec![
+        ("BM25 (lexical only)".into(), Retrieval::Lexical, None),
         (
-            "vectors only (MiniLM, HNSW int8)",
+            "vectors only (MiniLM, HNSW int8)".into(),
             Retrieval::Semantic,
             None,
         ),
         (
-            "hybrid RRF k=60",
+            "hybrid RRF k=60".into(),
             Retrieval::Hybrid,
             Some(Fusion::Rrf { k: 60.0 }),
         ),
-        (
-            "hybrid weighted w=0.3",
-            Retrieval::Hybrid,
-            Some(Fusion::Weighted {
-                lexical_weight: 0.3,
-            }),
-        ),
-        (
-            "hybrid weighted w=0.4",
-            Retrieval::Hybrid,
-            Some(Fusion::Weighted {
-                lexical_weight: 0.4,
-            }),
-        ),
-        (
-            "hybrid weighted w=0.5",
-            Retrieval::Hybrid,
-            Some(Fusion::Weighted {
-                lexical_weight: 0.5,
-            }),
-        ),
     ];
+    for w in [0.3f32, 0.5, 0.6, 0.7, 0.8] {
+        let fusion = Fusion::Weighted { lexical_weight: w };
+        methods.push((
+            format!("hybrid weighted w={w}"),
+            Retrieval::Hybrid,
+            Some(fusion),
+        ));
+    }
+    if !train.is_empty() {
+        methods.push((
+            "hybrid + learned ranker (GBDT)".into(),
+            Retrieval::Hybrid,
+            Some(Fusion::Learned),
+        ));
+    }
     println!("| method | NDCG@10 | Recall@100 | mean ms/query |");
     println!("|---|---|---|---|");
     let mut bm25 = None;
@@ -202,7 +252,7 @@ async fn search(
     for (name, retrieval, fusion) in methods {
         let mut acc = Accumulator::default();
         let t = Instant::now();
-        for q in &queries {
+        for q in queries {
             let req = SearchRequest {
                 query: q.text.clone(),
                 limit: 100,
@@ -231,9 +281,10 @@ async fn search(
         );
     }
     println!(
-        "\n{} queries (seed {seed}); Recall@100 over the {} with a product rated ≥ 2.5.",
+        "\n{} queries (seed {seed}); Recall@100 over the {} with a product rated ≥ 2.5; ranker trained on {} other queries.",
         queries.len(),
-        recall_queries
+        recall_queries,
+        train.len()
     );
     Ok(())
 }

@@ -5,8 +5,9 @@
 use crate::cache::ResultCache;
 use crate::doc::{embedding_text, SearchDoc};
 use crate::filters::Filters;
-use crate::fusion::{fuse, Fused};
+use crate::fusion::{fuse, Fused, Fusion};
 use crate::lexical::{LexicalDoc, LexicalIndex, LexicalQuery};
+use crate::ltr::{self, LearnedRanker, QueryContext};
 use crate::normalize;
 use crate::query::{parse_query, ParsedQuery, SortOrder};
 use crate::rules::{diversify, OutOfStock, Rules};
@@ -50,6 +51,7 @@ pub struct SearchEngine {
     /// Counters.
     pub stats: SearchStats,
     popular: RwLock<HashMap<String, u32>>,
+    ranker: RwLock<Option<Arc<LearnedRanker>>>,
 }
 
 fn read<T: Clone>(lock: &RwLock<T>) -> T {
@@ -104,7 +106,12 @@ impl SearchEngine {
             .map_err(|e| SearchError::Config(format!("{}: {e}", p.display())))?,
             None => Rules::default(),
         };
+        let ranker = match &config.ranker {
+            Some(p) => Some(Arc::new(LearnedRanker::load(p)?)),
+            None => None,
+        };
         Ok(Self {
+            ranker: RwLock::new(ranker),
             cache: ResultCache::new(config.cache_capacity),
             config,
             docs: RwLock::new(HashMap::new()),
@@ -259,6 +266,14 @@ impl SearchEngine {
     pub fn set_synonyms(&self, synonyms: Synonyms) {
         if let Ok(mut s) = self.synonyms.write() {
             *s = Arc::new(synonyms);
+        }
+        self.invalidate();
+    }
+
+    /// Installs a learned ranker (used by `Fusion::Learned`); cached answers are dropped.
+    pub fn set_ranker(&self, ranker: LearnedRanker) {
+        if let Ok(mut r) = self.ranker.write() {
+            *r = Some(Arc::new(ranker));
         }
         self.invalidate();
     }
@@ -559,9 +574,13 @@ impl SearchEngine {
             lexical.truncate(depth);
         }
         let mut semantic = Vec::new();
+        let mut query_vec = None;
         if r.retrieval != Retrieval::Lexical {
             match self.semantic(&parsed.text, filters, depth).await {
-                Ok(s) => semantic = s,
+                Ok((s, q)) => {
+                    semantic = s;
+                    query_vec = Some(q);
+                }
                 Err(reason) => {
                     self.stats
                         .semantic_fallbacks
@@ -582,11 +601,25 @@ impl SearchEngine {
                 total += 1;
             }
         }
-        Ok((
-            fuse(&lexical, &semantic, r.fusion.unwrap_or(self.config.fusion)),
-            total,
-            facet_keys,
-        ))
+        let how = r.fusion.unwrap_or(self.config.fusion);
+        let mut fused = fuse(&lexical, &semantic, how);
+        if how == Fusion::Learned {
+            let ranker = self.ranker.read().ok().and_then(|r| r.clone());
+            match ranker {
+                Some(model) => {
+                    fused.truncate(depth * 2);
+                    let x = self.candidate_features(&parsed.text, &fused, query_vec.as_deref());
+                    for (f, s) in fused.iter_mut().zip(model.predict(&x)) {
+                        f.score = s as f32;
+                    }
+                    fused.sort_by(|a, b| b.score.total_cmp(&a.score));
+                }
+                None => {
+                    notices.push("no learned ranker loaded; reciprocal-rank fusion used".into())
+                }
+            }
+        }
+        Ok((fused, total, facet_keys))
     }
 
     async fn semantic(
@@ -594,7 +627,7 @@ impl SearchEngine {
         text: &str,
         filters: &Filters,
         k: usize,
-    ) -> Result<Vec<(u64, f32)>, String> {
+    ) -> Result<(Vec<(u64, f32)>, Vec<f32>), String> {
         let (Some(vectors), Some(embedder)) = (&self.vectors, &self.embedder) else {
             return Err("no embedding model configured".into());
         };
@@ -615,9 +648,82 @@ impl SearchEngine {
         let hits = vectors
             .search(&q, k, Some(&accept))
             .map_err(|e| e.to_string())?;
-        Ok(hits
+        let hits = hits
             .into_iter()
             .filter(|(_, s)| *s >= self.config.semantic_floor)
+            .collect();
+        Ok((hits, q))
+    }
+
+    /// Learned-ranker features of fused candidates (cosine computed for every candidate).
+    pub fn candidate_features(
+        &self,
+        text: &str,
+        fused: &[Fused],
+        query_vec: Option<&[f32]>,
+    ) -> Vec<[f64; 14]> {
+        let docs = match self.docs.read() {
+            Ok(d) => d,
+            Err(_) => return Vec::new(),
+        };
+        let cosines: Vec<Option<f32>> = fused
+            .iter()
+            .map(|f| {
+                let q = query_vec?;
+                let v = self.vectors.as_ref()?.get(f.key)?;
+                Some(q.iter().zip(&v).map(|(a, b)| a * b).sum())
+            })
+            .collect();
+        let ctx = QueryContext {
+            text,
+            best_lexical: fused
+                .iter()
+                .filter_map(|f| f.lexical.map(|l| l.0))
+                .fold(0.0, f32::max),
+            best_cosine: cosines.iter().flatten().copied().fold(0.0, f32::max),
+        };
+        fused
+            .iter()
+            .zip(&cosines)
+            .map(|(f, c)| match docs.get(&f.key) {
+                Some(d) => ltr::features(&ctx, f, *c, d),
+                None => [0.0; 14],
+            })
+            .collect()
+    }
+
+    /// The fused candidates of a query with their learned-ranker features (training data for the ranker).
+    pub async fn training_candidates(
+        &self,
+        query: &str,
+        depth: usize,
+    ) -> Result<Vec<(String, [f64; 14])>, SearchError> {
+        let parsed = self.parse(query);
+        let mut filters = Filters::default();
+        filters.add_parsed(&parsed);
+        let synonyms = read(&self.synonyms);
+        let lexical = self
+            .lexical
+            .search(
+                &LexicalQuery {
+                    text: &parsed.text,
+                    filters: &filters,
+                    synonyms: &synonyms,
+                },
+                depth,
+            )?
+            .hits;
+        let (semantic, qvec) = self
+            .semantic(&parsed.text, &filters, depth)
+            .await
+            .map_err(SearchError::Model)?;
+        let fused = fuse(&lexical, &semantic, Fusion::Learned);
+        let features = self.candidate_features(&parsed.text, &fused, Some(&qvec));
+        let docs = self.docs.read().map_err(|_| SearchError::Poisoned)?;
+        Ok(fused
+            .iter()
+            .zip(features)
+            .filter_map(|(f, x)| docs.get(&f.key).map(|d| (d.id.clone(), x)))
             .collect())
     }
 

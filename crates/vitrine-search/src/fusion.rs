@@ -19,6 +19,8 @@ pub enum Fusion {
         /// Weight of the lexical score.
         lexical_weight: f32,
     },
+    /// The learned ranker ([`crate::ltr`]) re-orders the RRF union; RRF when no model is loaded.
+    Learned,
 }
 
 impl Default for Fusion {
@@ -83,6 +85,10 @@ pub fn fuse(lexical: &[(u64, f32)], semantic: &[(u64, f32)], how: Fusion) -> Vec
         .into_values()
         .map(|mut f| {
             f.score = match how {
+                Fusion::Learned => {
+                    f.lexical.map_or(0.0, |(_, r)| 1.0 / (60.0 + r as f32))
+                        + f.semantic.map_or(0.0, |(_, r)| 1.0 / (60.0 + r as f32))
+                }
                 Fusion::Rrf { k } => {
                     f.lexical.map_or(0.0, |(_, r)| 1.0 / (k + r as f32))
                         + f.semantic.map_or(0.0, |(_, r)| 1.0 / (k + r as f32))

@@ -25,6 +25,7 @@ pub mod eval_qu;
 pub mod filters;
 pub mod fusion;
 pub mod lexical;
+pub mod ltr;
 pub mod normalize;
 pub mod query;
 pub mod reload;
@@ -100,6 +101,8 @@ pub struct SearchConfig {
     pub max_page_size: usize,
     /// Semantic-only candidates below this cosine similarity are dropped.
     pub semantic_floor: f32,
+    /// Learned ranker model (from `vitrine eval search --save-ranker`), used by `fusion = "learned"`.
+    pub ranker: Option<PathBuf>,
 }
 
 impl Default for SearchConfig {
@@ -122,6 +125,7 @@ impl Default for SearchConfig {
             personalization_weight: 0.2,
             max_page_size: 100,
             semantic_floor: 0.0,
+            ranker: None,
         }
     }
 }

@@ -215,6 +215,16 @@ impl VectorIndex {
             .collect())
     }
 
+    /// The stored (de-quantized) vector of a product.
+    pub fn get(&self, key: u64) -> Option<Vec<f32>> {
+        let inner = self.inner.read().ok()?;
+        let mut buf = vec![0f32; self.dimensions];
+        match inner.index.get(key, &mut buf) {
+            Ok(n) if n > 0 => Some(buf),
+            _ => None,
+        }
+    }
+
     /// Exact (brute-force) neighbours, the reference the approximate search is measured against.
     pub fn exact_search(&self, query: &[f32], k: usize) -> Result<Vec<(u64, f32)>, SearchError> {
         let inner = self.inner.read().map_err(|_| SearchError::Poisoned)?;
