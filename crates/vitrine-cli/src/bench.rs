@@ -71,6 +71,19 @@ pub enum BenchWhat {
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
+    /// HNSW vector index vs exact search on MiniLM embeddings of Home Depot titles (see
+    /// scripts/bench_vectors.py for the FAISS comparison).
+    Vectors {
+        /// Home Depot folder.
+        #[arg(long, default_value = "../shared/datasets/homedepot")]
+        dataset: PathBuf,
+        /// Where vectors and exact neighbours are written.
+        #[arg(long, default_value = "target/bench-vectors")]
+        out: PathBuf,
+        /// Query vectors (embedded Home Depot queries).
+        #[arg(long, default_value_t = 1_000)]
+        queries: usize,
+    },
     /// Local LLM decode speed and time to first token.
     Generate {
         /// Tokens to generate per run.
@@ -113,6 +126,11 @@ pub async fn run(what: BenchWhat, config: &Config) -> anyhow::Result<()> {
             queries,
             workdir,
         } => return crate::bench_search::run(products, clients, queries, workdir).await,
+        BenchWhat::Vectors {
+            dataset,
+            out,
+            queries,
+        } => return crate::bench_vectors::run(config, &dataset, &out, queries).await,
         BenchWhat::Generate { tokens, runs, json } => {
             let config = config.clone();
             return tokio::task::spawn_blocking(move || {

@@ -4,6 +4,7 @@
 mod bench;
 mod bench_models;
 mod bench_search;
+mod bench_vectors;
 mod commands;
 mod config;
 mod eval;

@@ -36,6 +36,21 @@ pub struct SearchStats {
     pub semantic_fallbacks: AtomicU64,
 }
 
+/// A candidate on its way to the page: relevance plus what rules and personalisation made of it.
+struct Ranked {
+    fused: Fused,
+    doc: Arc<SearchDoc>,
+    rules_factor: f64,
+    rules_applied: Vec<String>,
+    personal: f64,
+}
+
+impl Ranked {
+    fn score(&self) -> f64 {
+        f64::from(self.fused.score) * self.rules_factor * self.personal
+    }
+}
+
 /// Everything search needs, shared by all requests.
 pub struct SearchEngine {
     config: SearchConfig,
@@ -379,53 +394,57 @@ impl SearchEngine {
 
         // Rules, personalisation, price preference.
         let query_norm = normalize::phrase(&r.query);
-        let mut ranked: Vec<(Fused, Arc<SearchDoc>, f64, Vec<String>, f64)> =
-            Vec::with_capacity(fused.len());
+        let mut ranked: Vec<Ranked> = Vec::with_capacity(fused.len());
         let docs = self.docs.read().map_err(|_| SearchError::Poisoned)?;
         for f in fused.drain(..) {
-            let Some(d) = docs.get(&f.key).cloned() else {
+            let Some(doc) = docs.get(&f.key).cloned() else {
                 continue;
             };
-            let (rules_factor, applied) = rules.factor(&d, &query_norm);
+            let (rules_factor, rules_applied) = rules.factor(&doc, &query_norm);
             let personal = r.affinity.as_ref().map_or(1.0, |a| {
-                let w: f64 = d
+                let w: f64 = doc
                     .facets
                     .iter()
                     .filter_map(|fv| a.weights.get(&(fv.name.clone(), fv.value.clone())))
                     .sum();
                 1.0 + self.config.personalization_weight * w.min(1.0)
             });
-            ranked.push((f, d, rules_factor, applied, personal));
+            ranked.push(Ranked {
+                fused: f,
+                doc,
+                rules_factor,
+                rules_applied,
+                personal,
+            });
         }
         let facets = self.facets(&docs, &facet_keys, r);
         drop(docs);
         if parsed.cheap && sort == SortOrder::Relevance && ranked.len() > 1 {
             // "cheap": among relevant results, lower prices rise (up to +50% for the cheapest).
-            let mut prices: Vec<f64> = ranked.iter().map(|x| x.1.price).collect();
+            let mut prices: Vec<f64> = ranked.iter().map(|x| x.doc.price).collect();
             prices.sort_by(f64::total_cmp);
             for x in &mut ranked {
-                let below = prices.partition_point(|p| *p < x.1.price) as f64 / prices.len() as f64;
-                x.2 *= 1.5 - below;
-                x.3.push("cheap_preference".into());
+                let below =
+                    prices.partition_point(|p| *p < x.doc.price) as f64 / prices.len() as f64;
+                x.rules_factor *= 1.5 - below;
+                x.rules_applied.push("cheap_preference".into());
             }
         }
-        let score =
-            |x: &(Fused, Arc<SearchDoc>, f64, Vec<String>, f64)| f64::from(x.0.score) * x.2 * x.4;
         match sort {
-            SortOrder::Relevance => ranked.sort_by(|a, b| score(b).total_cmp(&score(a))),
-            SortOrder::PriceAsc => ranked.sort_by(|a, b| a.1.price.total_cmp(&b.1.price)),
-            SortOrder::PriceDesc => ranked.sort_by(|a, b| b.1.price.total_cmp(&a.1.price)),
-            SortOrder::Newest => ranked.sort_by(|a, b| b.1.updated_at_ms.cmp(&a.1.updated_at_ms)),
+            SortOrder::Relevance => ranked.sort_by(|a, b| b.score().total_cmp(&a.score())),
+            SortOrder::PriceAsc => ranked.sort_by(|a, b| a.doc.price.total_cmp(&b.doc.price)),
+            SortOrder::PriceDesc => ranked.sort_by(|a, b| b.doc.price.total_cmp(&a.doc.price)),
+            SortOrder::Newest => ranked.sort_by_key(|x| std::cmp::Reverse(x.doc.updated_at_ms)),
             SortOrder::Rating => ranked.sort_by(|a, b| {
-                b.1.rating
-                    .unwrap_or(f64::MIN)
-                    .total_cmp(&a.1.rating.unwrap_or(f64::MIN))
+                let rating = |x: &Ranked| x.doc.rating.unwrap_or(f64::MIN);
+                rating(b).total_cmp(&rating(a))
             }),
         }
         if let Some(div) = &rules.diversity {
             let attr = div.attribute.clone();
             ranked = diversify(ranked, div, |x| {
-                x.1.facets
+                x.doc
+                    .facets
                     .iter()
                     .find(|f| f.name == attr)
                     .map(|f| f.value.clone())
@@ -433,10 +452,11 @@ impl SearchEngine {
         }
         let mut hits: Vec<SearchHit> = ranked
             .iter()
-            .map(|(f, d, rf, applied, pf)| {
-                let s = score(&(f.clone(), d.clone(), *rf, Vec::new(), *pf));
+            .map(|x| {
+                let s = x.score();
+                let f = &x.fused;
                 self.hit(
-                    d,
+                    &x.doc,
                     s,
                     r.explain.then(|| HitExplain {
                         lexical: f.lexical.map(|l| l.0),
@@ -444,9 +464,9 @@ impl SearchEngine {
                         semantic: f.semantic.map(|s| s.0),
                         semantic_rank: f.semantic.map(|s| s.1),
                         relevance: f.score,
-                        rules_factor: *rf,
-                        rules: applied.clone(),
-                        personal_factor: *pf,
+                        rules_factor: x.rules_factor,
+                        rules: x.rules_applied.clone(),
+                        personal_factor: x.personal,
                         score: s,
                     }),
                 )

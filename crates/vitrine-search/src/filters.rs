@@ -77,9 +77,9 @@ impl Filters {
         }
         for (name, values) in &self.attributes {
             let lenient = self.lenient.get(name).copied().unwrap_or(false);
-            let ok = values.iter().any(|v| {
-                d.has_facet(name, v) || (lenient && contains_phrase(&d.title_padded(), v))
-            });
+            let ok = values
+                .iter()
+                .any(|v| d.has_facet(name, v) || (lenient && contains_phrase(d.title_padded(), v)));
             if !ok {
                 return false;
             }
@@ -87,7 +87,7 @@ impl Filters {
         for e in &self.exclusions {
             let hit = match &e.name {
                 Some(name) => {
-                    d.has_facet(name, &e.value) || contains_phrase(&d.title_padded(), &e.value)
+                    d.has_facet(name, &e.value) || contains_phrase(d.title_padded(), &e.value)
                 }
                 None => contains_phrase(&d.haystack, &e.value),
             };

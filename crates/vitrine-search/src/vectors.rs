@@ -204,7 +204,7 @@ impl VectorIndex {
             return Ok(Vec::new());
         }
         let m = match filter {
-            Some(f) => inner.index.filtered_search(query, k, |key| f(key)),
+            Some(f) => inner.index.filtered_search(query, k, f),
             None => inner.index.search(query, k),
         }
         .map_err(usearch_err)?;

@@ -117,8 +117,8 @@ pub fn parse_query(query: &str, vocab: &Vocabulary) -> ParsedQuery {
                 }
             }
         }
-        for k in i..i + consumed {
-            keep[k] = false;
+        for k in keep.iter_mut().skip(i).take(consumed) {
+            *k = false;
         }
         i += consumed.max(1);
     }
