@@ -292,33 +292,15 @@ async fn bench_http(
     clients: usize,
     products: usize,
 ) -> anyhow::Result<HttpFigures> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
     let db = dir.join("http.db");
-    let mut child = Command::new(exe)
-        .args([
-            "serve",
-            "--db",
-            path_str(&db)?,
-            "--addr",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .env("VITRINE_LOG__LEVEL", "warn")
-        .env("VITRINE_MODELS__EMBEDDING", "off")
-        .env("VITRINE_MODELS__GENERATION", "off")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .context("starting the server")?;
-    let stdout = child.stdout.take().context("server stdout")?;
-    let mut line = String::new();
-    std::io::BufReader::new(stdout).read_line(&mut line)?;
-    anyhow::ensure!(
-        line.starts_with("listening on"),
-        "server did not start: {line}"
-    );
-    let base = format!("http://127.0.0.1:{port}");
+    let (mut child, base) = spawn_server(
+        exe,
+        &db,
+        &[
+            ("VITRINE_MODELS__EMBEDDING", "off"),
+            ("VITRINE_MODELS__GENERATION", "off"),
+        ],
+    )?;
 
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     let bodies: Vec<Vec<u8>> = (0..n.div_ceil(batch))
@@ -403,6 +385,39 @@ pub(crate) fn peak_rss_kib(pid: u32) -> u64 {
         })
         .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         .unwrap_or(0)
+}
+
+/// Starts `vitrine serve` on a free loopback port as a child process and waits for its "listening" line.
+pub(crate) fn spawn_server(
+    exe: &Path,
+    db: &Path,
+    env: &[(&str, &str)],
+) -> anyhow::Result<(std::process::Child, String)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut child = Command::new(exe)
+        .args([
+            "serve",
+            "--db",
+            path_str(db)?,
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("VITRINE_LOG__LEVEL", "warn")
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("starting the server")?;
+    let stdout = child.stdout.take().context("server stdout")?;
+    let mut line = String::new();
+    std::io::BufReader::new(stdout).read_line(&mut line)?;
+    anyhow::ensure!(
+        line.starts_with("listening on"),
+        "server did not start: {line}"
+    );
+    Ok((child, format!("http://127.0.0.1:{port}")))
 }
 
 /// Runs `exe args…`, returning wall seconds and the child's own peak RSS in KiB (from wait4).

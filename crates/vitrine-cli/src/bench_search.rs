@@ -2,14 +2,11 @@
 //! loopback by concurrent clients. Uncached = every query string is new (no result or embedding cache can
 //! help); cached = a small set of queries repeated after one warm-up pass.
 
-use crate::bench::{path_str, peak_rss_kib, timed_child, write_products};
-use anyhow::Context;
+use crate::bench::{path_str, peak_rss_kib, spawn_server, timed_child, write_products};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeSet;
-use std::io::BufRead;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -175,31 +172,7 @@ pub async fn run(
     } else {
         println!("(reusing the catalog and indexes in {})", db.display());
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let mut child = Command::new(&exe)
-        .args([
-            "serve",
-            "--db",
-            path_str(&db)?,
-            "--addr",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .env("VITRINE_LOG__LEVEL", "warn")
-        .env("VITRINE_MODELS__GENERATION", "off")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .context("starting the server")?;
-    let stdout = child.stdout.take().context("server stdout")?;
-    let mut line = String::new();
-    std::io::BufReader::new(stdout).read_line(&mut line)?;
-    anyhow::ensure!(
-        line.starts_with("listening on"),
-        "server did not start: {line}"
-    );
-    let base = format!("http://127.0.0.1:{port}");
+    let (mut child, base) = spawn_server(&exe, &db, &[("VITRINE_MODELS__GENERATION", "off")])?;
     // Wait until search answers (doc table loaded).
     let client = reqwest::Client::new();
     for _ in 0..600 {

@@ -14,8 +14,16 @@ fn product(i: usize) -> Product {
     let colour = COLOURS[i % 5];
     let fit = FITS[(i / 5) % 3];
     let brand = BRANDS[(i / 15) % 4];
-    let kind = if i.is_multiple_of(2) { "Shirt" } else { "Pants" };
-    let material = if i.is_multiple_of(3) { "Linen" } else { "Cotton" };
+    let kind = if i.is_multiple_of(2) {
+        "Shirt"
+    } else {
+        "Pants"
+    };
+    let material = if i.is_multiple_of(3) {
+        "Linen"
+    } else {
+        "Cotton"
+    };
     let input: ProductInput = serde_json::from_value(json!({
         "id": format!("SKU-{i:03}"),
         "title": format!("{brand} Men {colour} {fit} {material} {kind}"),

@@ -2,12 +2,14 @@
 //! together and answers [`SearchRequest`]s. It knows nothing of HTTP or of the store; [`crate::sync`]
 //! feeds it catalog changes.
 
+mod learned;
+
 use crate::cache::ResultCache;
 use crate::doc::{embedding_text, SearchDoc};
 use crate::filters::Filters;
 use crate::fusion::{fuse, Fused, Fusion};
 use crate::lexical::{LexicalDoc, LexicalIndex, LexicalQuery};
-use crate::ltr::{self, LearnedRanker, QueryContext};
+use crate::ltr::LearnedRanker;
 use crate::normalize;
 use crate::query::{parse_query, ParsedQuery, SortOrder};
 use crate::rules::{diversify, OutOfStock, Rules};
@@ -673,78 +675,6 @@ impl SearchEngine {
             .filter(|(_, s)| *s >= self.config.semantic_floor)
             .collect();
         Ok((hits, q))
-    }
-
-    /// Learned-ranker features of fused candidates (cosine computed for every candidate).
-    pub fn candidate_features(
-        &self,
-        text: &str,
-        fused: &[Fused],
-        query_vec: Option<&[f32]>,
-    ) -> Vec<[f64; 14]> {
-        let docs = match self.docs.read() {
-            Ok(d) => d,
-            Err(_) => return Vec::new(),
-        };
-        let cosines: Vec<Option<f32>> = fused
-            .iter()
-            .map(|f| {
-                let q = query_vec?;
-                let v = self.vectors.as_ref()?.get(f.key)?;
-                Some(q.iter().zip(&v).map(|(a, b)| a * b).sum())
-            })
-            .collect();
-        let ctx = QueryContext {
-            text,
-            best_lexical: fused
-                .iter()
-                .filter_map(|f| f.lexical.map(|l| l.0))
-                .fold(0.0, f32::max),
-            best_cosine: cosines.iter().flatten().copied().fold(0.0, f32::max),
-        };
-        fused
-            .iter()
-            .zip(&cosines)
-            .map(|(f, c)| match docs.get(&f.key) {
-                Some(d) => ltr::features(&ctx, f, *c, d),
-                None => [0.0; 14],
-            })
-            .collect()
-    }
-
-    /// The fused candidates of a query with their learned-ranker features (training data for the ranker).
-    pub async fn training_candidates(
-        &self,
-        query: &str,
-        depth: usize,
-    ) -> Result<Vec<(String, [f64; 14])>, SearchError> {
-        let parsed = self.parse(query);
-        let mut filters = Filters::default();
-        filters.add_parsed(&parsed);
-        let synonyms = read(&self.synonyms);
-        let lexical = self
-            .lexical
-            .search(
-                &LexicalQuery {
-                    text: &parsed.text,
-                    filters: &filters,
-                    synonyms: &synonyms,
-                },
-                depth,
-            )?
-            .hits;
-        let (semantic, qvec) = self
-            .semantic(&parsed.text, &filters, depth)
-            .await
-            .map_err(SearchError::Model)?;
-        let fused = fuse(&lexical, &semantic, Fusion::Learned);
-        let features = self.candidate_features(&parsed.text, &fused, Some(&qvec));
-        let docs = self.docs.read().map_err(|_| SearchError::Poisoned)?;
-        Ok(fused
-            .iter()
-            .zip(features)
-            .filter_map(|(f, x)| docs.get(&f.key).map(|d| (d.id.clone(), x)))
-            .collect())
     }
 
     fn facets(
