@@ -1,0 +1,109 @@
+//! Hybrid retrieval with the real all-MiniLM-L6-v2 model: semantic matches without shared words, filters
+//! enforced inside the vector search, re-embedding only when the text changes.
+
+use serde_json::json;
+use std::sync::Arc;
+use vitrine_core::{Product, ProductInput};
+use vitrine_models::{Embedder, LocalEmbedder};
+use vitrine_search::{Retrieval, SearchConfig, SearchEngine, SearchRequest};
+
+fn product(id: &str, title: &str, category: &str, price: &str) -> Product {
+    let input: ProductInput = serde_json::from_value(json!({
+        "id": id, "title": title, "price": price, "currency": "USD", "category": [category],
+        "inventory": {"quantity": 3}
+    }))
+    .unwrap();
+    input.validate(chrono::Utc::now()).unwrap()
+}
+
+fn catalog() -> Vec<Product> {
+    vec![
+        product(
+            "P1",
+            "Trail running sneakers with grippy outsole",
+            "Footwear",
+            "89",
+        ),
+        product("P2", "Leather office loafers", "Footwear", "120"),
+        product("P3", "Stainless steel espresso machine", "Kitchen", "300"),
+        product("P4", "Ceramic coffee mug set", "Kitchen", "25"),
+        product("P5", "Insulated winter parka", "Apparel", "210"),
+        product("P6", "Lightweight jogging trainers", "Footwear", "45"),
+        product("P7", "Cotton bath towel", "Home", "15"),
+        product("P8", "Noise cancelling headphones", "Electronics", "199"),
+    ]
+}
+
+async fn engine() -> Option<(SearchEngine, Vec<Product>)> {
+    let embedder = match LocalEmbedder::load(&vitrine_models::default_models_dir()) {
+        Ok(e) => Arc::new(e) as Arc<dyn Embedder>,
+        Err(e) => {
+            eprintln!("skipping: {e} (run `vitrine models fetch`)");
+            return None;
+        }
+    };
+    let engine = SearchEngine::open(SearchConfig::default(), None, Some(embedder)).unwrap();
+    let products = catalog();
+    engine.apply_text(&products, 1).unwrap();
+    engine.rebuild_vocabulary();
+    assert_eq!(
+        engine.apply_vectors(&products, 1).await.unwrap(),
+        products.len()
+    );
+    Some((engine, products))
+}
+
+fn ids(a: &vitrine_search::SearchResponse) -> Vec<&str> {
+    a.hits.iter().map(|h| h.id.as_str()).collect()
+}
+
+#[tokio::test]
+async fn semantic_retrieval_finds_what_words_miss() {
+    let Some((engine, products)) = engine().await else {
+        return;
+    };
+    // No catalog title contains "shoes" or "jog": only the vectors can connect them.
+    let r = SearchRequest {
+        query: "shoes for a morning jog".into(),
+        limit: 3,
+        retrieval: Retrieval::Semantic,
+        ..Default::default()
+    };
+    let a = engine.search(&r).await.unwrap().0;
+    let top: Vec<&str> = ids(&a);
+    assert!(
+        top[..2].contains(&"P6") && top[..3].contains(&"P1"),
+        "{top:?}"
+    );
+
+    // Hybrid keeps lexical hits and adds semantic ones; the price constraint holds inside vector search.
+    let r = SearchRequest {
+        query: "coffee under $100".into(),
+        limit: 5,
+        explain: true,
+        ..Default::default()
+    };
+    let a = engine.search(&r).await.unwrap().0;
+    assert_eq!(a.hits[0].id, "P4", "{:?}", ids(&a));
+    assert!(a.hits.iter().all(|h| h.price <= 100.0));
+    assert!(a.hits[0].explain.as_ref().unwrap().semantic.is_some());
+
+    // A price change does not re-embed; a title change does.
+    let mut changed = products[6].clone();
+    changed.price = 9.into();
+    assert_eq!(
+        engine
+            .apply_vectors(std::slice::from_ref(&changed), 2)
+            .await
+            .unwrap(),
+        0
+    );
+    changed.title = "Espresso coffee beans".into();
+    assert_eq!(
+        engine
+            .apply_vectors(std::slice::from_ref(&changed), 3)
+            .await
+            .unwrap(),
+        1
+    );
+}
