@@ -5,8 +5,11 @@ use crate::ModelsWhat;
 use anyhow::Context;
 use std::sync::Arc;
 use vitrine_models::{
-    embed::CachedEmbedder, fetch, manifest::Manifest, openai::OpenAiBackend, ChatMessage, Embedder,
-    GenerateOptions, Generator, LocalEmbedder, LocalGenerator,
+    embed::{BatchingEmbedder, CachedEmbedder},
+    fetch,
+    manifest::Manifest,
+    openai::OpenAiBackend,
+    ChatMessage, Embedder, GenerateOptions, Generator, LocalEmbedder, LocalGenerator,
 };
 
 /// The model backends a server or command uses; `None` with the reason when a capability is unavailable.
@@ -29,8 +32,9 @@ pub fn backends(config: &Config) -> Backends {
         Backend::Local => match LocalEmbedder::load(&m.dir) {
             Ok(e) => {
                 local_embedder = Some(e.clone());
+                // Cache first (hits never queue), then one batching worker in front of the model.
                 Ok(Arc::new(CachedEmbedder::new(
-                    Arc::new(e),
+                    Arc::new(BatchingEmbedder::new(Arc::new(e))),
                     m.embedding_cache,
                 )))
             }

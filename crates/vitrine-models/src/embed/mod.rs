@@ -1,10 +1,12 @@
 //! Text embeddings: the [`Embedder`] trait, the local all-MiniLM-L6-v2 implementation, an embedding cache
 //! and int8 scalar quantization for stored vectors.
 
+mod batching;
 mod cache;
 mod local;
 pub mod quantize;
 
+pub use batching::BatchingEmbedder;
 pub use cache::CachedEmbedder;
 pub use local::{EmbedderStats, LocalEmbedder};
 
