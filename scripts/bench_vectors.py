@@ -44,7 +44,7 @@ def faiss_part():
         t = time.perf_counter()
         index.add(base)
         build = time.perf_counter() - t
-        for ef in [16, 32, 64, 128]:
+        for ef in [16, 32, 64, 96, 128]:
             index.hnsw.efSearch = ef
             t = time.perf_counter()
             for q in queries:

@@ -91,7 +91,7 @@ pub async fn run(
         index.upsert(chunk)?;
     }
     let build = t.elapsed().as_secs_f64();
-    for ef in [16usize, 32, 64, 128] {
+    for ef in [16usize, 32, 64, 96, 128] {
         index.set_expansion_search(ef);
         let t = Instant::now();
         let mut hits = 0usize;

@@ -25,7 +25,7 @@ impl Default for HnswParams {
         Self {
             connectivity: 16,
             expansion_add: 128,
-            expansion_search: 64,
+            expansion_search: 96,
         }
     }
 }
@@ -58,6 +58,17 @@ fn options(dimensions: usize, p: HnswParams) -> IndexOptions {
         expansion_search: p.expansion_search,
         multi: false,
     }
+}
+
+/// Quantizes a vector to int8 with its own scale (largest component → ±127). Cosine ignores scale, so the
+/// index compares these directly; usearch's built-in conversion maps [-1, 1] to [-127, 127], which leaves
+/// unit-length embeddings (components around ±0.05) only a few levels and costs recall.
+fn to_i8(v: &[f32]) -> Vec<i8> {
+    let m = v.iter().fold(0f32, |m, x| m.max(x.abs()));
+    let scale = if m > 0.0 { 127.0 / m } else { 0.0 };
+    v.iter()
+        .map(|x| (x * scale).round().clamp(-127.0, 127.0) as i8)
+        .collect()
 }
 
 fn usearch_err(e: impl std::fmt::Display) -> SearchError {
@@ -166,7 +177,7 @@ impl VectorIndex {
             if inner.index.contains(*key) {
                 inner.index.remove(*key).map_err(usearch_err)?;
             }
-            inner.index.add(*key, v).map_err(usearch_err)?;
+            inner.index.add(*key, &to_i8(v)).map_err(usearch_err)?;
             inner.sources.insert(*key, *hash);
         }
         Ok(())
@@ -203,9 +214,10 @@ impl VectorIndex {
         if inner.index.size() == 0 {
             return Ok(Vec::new());
         }
+        let query = to_i8(query);
         let m = match filter {
-            Some(f) => inner.index.filtered_search(query, k, f),
-            None => inner.index.search(query, k),
+            Some(f) => inner.index.filtered_search(&query, k, f),
+            None => inner.index.search(&query, k),
         }
         .map_err(usearch_err)?;
         Ok(m.keys
@@ -215,12 +227,15 @@ impl VectorIndex {
             .collect())
     }
 
-    /// The stored (de-quantized) vector of a product.
+    /// The stored (de-quantized, re-normalised to unit length) vector of a product.
     pub fn get(&self, key: u64) -> Option<Vec<f32>> {
         let inner = self.inner.read().ok()?;
         let mut buf = vec![0f32; self.dimensions];
         match inner.index.get(key, &mut buf) {
-            Ok(n) if n > 0 => Some(buf),
+            Ok(n) if n > 0 => {
+                let norm = buf.iter().map(|x| x * x).sum::<f32>().sqrt();
+                Some(buf.iter().map(|x| x / norm.max(1e-12)).collect())
+            }
             _ => None,
         }
     }
@@ -228,7 +243,10 @@ impl VectorIndex {
     /// Exact (brute-force) neighbours, the reference the approximate search is measured against.
     pub fn exact_search(&self, query: &[f32], k: usize) -> Result<Vec<(u64, f32)>, SearchError> {
         let inner = self.inner.read().map_err(|_| SearchError::Poisoned)?;
-        let m = inner.index.exact_search(query, k).map_err(usearch_err)?;
+        let m = inner
+            .index
+            .exact_search(&to_i8(query), k)
+            .map_err(usearch_err)?;
         Ok(m.keys
             .into_iter()
             .zip(m.distances)
@@ -283,7 +301,7 @@ impl VectorIndex {
     }
 }
 
-const STATE_MAGIC: &[u8; 8] = b"VTRVEC01";
+const STATE_MAGIC: &[u8; 8] = b"VTRVEC02";
 
 fn write_state(
     path: &Path,
