@@ -387,7 +387,7 @@ async fn model_routes_explain_when_models_are_unavailable() {
 
 /// Polls a search until `ok` holds (the index follows the store asynchronously, within ~a second).
 async fn search_until(s: &Server, path: &str, ok: impl Fn(&Value) -> bool) -> Value {
-    for _ in 0..100 {
+    for _ in 0..500 {
         let (st, v) = s.get(path).await;
         assert_eq!(st, StatusCode::OK, "{v}");
         if ok(&v) {

@@ -69,7 +69,11 @@ pub struct SearchEngine {
     pub stats: SearchStats,
     popular: RwLock<HashMap<String, u32>>,
     ranker: RwLock<Option<Arc<LearnedRanker>>>,
+    vocab_built: std::sync::Mutex<Option<std::time::Instant>>,
 }
+
+/// During a long catch-up the vocabulary is rebuilt at most this often (and once more at its end).
+const VOCABULARY_REBUILD_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn read<T: Clone>(lock: &RwLock<T>) -> T {
     match lock.read() {
@@ -129,6 +133,7 @@ impl SearchEngine {
         };
         Ok(Self {
             ranker: RwLock::new(ranker),
+            vocab_built: std::sync::Mutex::new(None),
             cache: ResultCache::new(config.cache_capacity),
             config,
             docs: RwLock::new(HashMap::new()),
@@ -208,9 +213,19 @@ impl SearchEngine {
                 attributes_text: a,
             })
             .collect();
+        // Doc table and vocabulary first: once the text index shows a product, everything a search needs
+        // to understand and return it is in place.
+        self.load_docs(products);
+        let due = self
+            .vocab_built
+            .lock()
+            .map(|t| t.is_none_or(|at| at.elapsed() >= VOCABULARY_REBUILD_EVERY))
+            .unwrap_or(true);
+        if due {
+            self.rebuild_vocabulary();
+        }
         self.lexical.upsert(&lex)?;
         self.lexical.commit(watermark)?;
-        self.load_docs(products);
         self.invalidate();
         Ok(())
     }
@@ -262,6 +277,9 @@ impl SearchEngine {
 
     /// Recomputes the vocabulary from the doc table (after a batch of changes).
     pub fn rebuild_vocabulary(&self) {
+        if let Ok(mut t) = self.vocab_built.lock() {
+            *t = Some(std::time::Instant::now());
+        }
         let vocab = match self.docs.read() {
             Ok(docs) => Vocabulary::build(docs.values().map(|d| d.as_ref())),
             Err(_) => return,
