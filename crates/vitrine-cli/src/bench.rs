@@ -355,12 +355,7 @@ async fn bench_http(
     }
     let elapsed = started.elapsed().as_secs_f64();
     latencies.sort_by(f64::total_cmp);
-    let pct = |p: f64| {
-        latencies
-            .get(((latencies.len() as f64 - 1.0) * p) as usize)
-            .copied()
-            .unwrap_or(0.0)
-    };
+    let pct = |p: f64| percentile(&latencies, p);
     let peak = peak_rss_kib(child.id());
     // SIGTERM: graceful shutdown path.
     unsafe {
@@ -385,6 +380,14 @@ pub(crate) fn peak_rss_kib(pid: u32) -> u64 {
         })
         .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         .unwrap_or(0)
+}
+
+/// The `p` quantile (0..1) of sorted latencies; 0 when there are none.
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted
+        .get(((sorted.len() as f64 - 1.0) * p) as usize)
+        .copied()
+        .unwrap_or(0.0)
 }
 
 /// Starts `vitrine serve` on a free loopback port as a child process and waits for its "listening" line.

@@ -2,7 +2,7 @@
 //! loopback by concurrent clients. Uncached = every query string is new (no result or embedding cache can
 //! help); cached = a small set of queries repeated after one warm-up pass.
 
-use crate::bench::{path_str, peak_rss_kib, spawn_server, timed_child, write_products};
+use crate::bench::{path_str, peak_rss_kib, percentile, spawn_server, timed_child, write_products};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeSet;
@@ -119,11 +119,7 @@ async fn load(
     }
     let secs = started.elapsed().as_secs_f64();
     lat.sort_by(f64::total_cmp);
-    let pct = |p: f64| {
-        lat.get(((lat.len() as f64 - 1.0) * p) as usize)
-            .copied()
-            .unwrap_or(0.0)
-    };
+    let pct = |p: f64| percentile(&lat, p);
     Ok(Load {
         qps: lat.len() as f64 / secs,
         p50: pct(0.5),

@@ -78,32 +78,21 @@ async fn otto_sessions_import_idempotently_with_unknown_products_flagged() {
     };
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("o.db");
-    let r = report(&run_ok(
-        &[
-            "import",
-            "events",
-            file.to_str().unwrap(),
-            "--format",
-            "otto",
-        ],
-        &db,
-    ));
+    let import = [
+        "import",
+        "events",
+        file.to_str().unwrap(),
+        "--format",
+        "otto",
+    ];
+    let r = report(&run_ok(&import, &db));
     assert_eq!(r["records"], 20, "one record per session line");
     assert_eq!(r["stored"], 862);
     assert_eq!(
         r["unknown_product"], 862,
         "no catalog loaded: every event is flagged, none dropped"
     );
-    let again = report(&run_ok(
-        &[
-            "import",
-            "events",
-            file.to_str().unwrap(),
-            "--format",
-            "otto",
-        ],
-        &db,
-    ));
+    let again = report(&run_ok(&import, &db));
     assert_eq!(
         (
             again["stored"].as_u64(),

@@ -71,6 +71,15 @@ fn to_i8(v: &[f32]) -> Vec<i8> {
         .collect()
 }
 
+/// usearch answers cosine *distances*; callers rank by similarity (1 − distance).
+fn similarities(m: usearch::ffi::Matches) -> Vec<(u64, f32)> {
+    m.keys
+        .into_iter()
+        .zip(m.distances)
+        .map(|(key, d)| (key, 1.0 - d))
+        .collect()
+}
+
 fn usearch_err(e: impl std::fmt::Display) -> SearchError {
     SearchError::Index(format!("vector index: {e}"))
 }
@@ -220,11 +229,7 @@ impl VectorIndex {
             None => inner.index.search(&query, k),
         }
         .map_err(usearch_err)?;
-        Ok(m.keys
-            .into_iter()
-            .zip(m.distances)
-            .map(|(key, d)| (key, 1.0 - d))
-            .collect())
+        Ok(similarities(m))
     }
 
     /// The stored (de-quantized, re-normalised to unit length) vector of a product.
@@ -247,11 +252,7 @@ impl VectorIndex {
             .index
             .exact_search(&to_i8(query), k)
             .map_err(usearch_err)?;
-        Ok(m.keys
-            .into_iter()
-            .zip(m.distances)
-            .map(|(key, d)| (key, 1.0 - d))
-            .collect())
+        Ok(similarities(m))
     }
 
     /// Changes the search breadth (recall/speed trade-off) at run time.
