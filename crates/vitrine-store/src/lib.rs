@@ -14,10 +14,14 @@
 //! - **History is kept by the database itself** (triggers), so no write path can forget it.
 
 mod error;
+pub mod recommend;
 pub mod sqlite;
 mod types;
 
 pub use error::StoreError;
+pub use recommend::{
+    ActiveModel, ModelVersion, RecImpression, RecStore, RewardEntry, RewardTotals,
+};
 pub use sqlite::{SqliteStore, StoreOptions};
 pub use types::*;
 

@@ -6,6 +6,7 @@
 
 mod events;
 mod products;
+mod recommend;
 mod rows;
 
 use crate::{

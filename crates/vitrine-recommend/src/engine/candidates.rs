@@ -1,0 +1,200 @@
+//! Candidate generation per surface: each source proposes items with a score, summed over the anchors
+//! (context items or the shopper's recent items, recency-decayed) and normalised per source so the ranker
+//! sees comparable numbers whatever the traffic level.
+
+use crate::catalog::ItemId;
+use crate::features::SOURCES;
+use crate::registry::ModelBundle;
+use crate::seqrec::linear::decayed_inputs;
+use crate::signals::Signals;
+use crate::types::Surface;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Source indices (positions in [`SOURCES`]).
+pub(crate) const COVIS: usize = 0;
+pub(crate) const TRANSITION: usize = 1;
+pub(crate) const BASKET: usize = 2;
+pub(crate) const SEQUENCE: usize = 3;
+pub(crate) const CONTENT: usize = 4;
+pub(crate) const TRENDING: usize = 5;
+pub(crate) const POPULAR: usize = 6;
+
+/// Candidates with one score per source.
+#[derive(Debug, Default)]
+pub(crate) struct CandidateSet {
+    pub(crate) scores: HashMap<ItemId, [f32; 7]>,
+}
+
+impl CandidateSet {
+    pub(crate) fn add(&mut self, item: ItemId, source: usize, score: f32) {
+        if score > 0.0 && score.is_finite() {
+            self.scores.entry(item).or_insert([0.0; 7])[source] += score;
+        }
+    }
+
+    /// Divides each source's scores by that source's best, so every source tops out at 1.
+    pub(crate) fn normalise(&mut self) {
+        let mut best = [0f32; 7];
+        for s in self.scores.values() {
+            for (b, v) in best.iter_mut().zip(s) {
+                *b = b.max(*v);
+            }
+        }
+        for s in self.scores.values_mut() {
+            for (v, b) in s.iter_mut().zip(best) {
+                if b > 0.0 {
+                    *v /= b;
+                }
+            }
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.scores.len()
+    }
+}
+
+/// Source names with non-zero scores, for `explain`.
+pub(crate) fn source_names(scores: &[f32; 7]) -> Vec<(&'static str, f32)> {
+    SOURCES
+        .iter()
+        .zip(scores)
+        .filter(|(_, s)| **s > 0.0)
+        .map(|(n, s)| (*n, *s))
+        .collect()
+}
+
+/// Whole-catalog top lists (trending, popular) recomputed at most once a second, not per request.
+#[derive(Debug, Default)]
+pub(crate) struct TopLists {
+    cached: Mutex<
+        Option<(
+            Instant,
+            std::sync::Arc<(Vec<(ItemId, f32)>, Vec<(ItemId, f32)>)>,
+        )>,
+    >,
+}
+
+/// Items kept in each cached top list.
+const TOP_LIST: usize = 2_000;
+
+impl TopLists {
+    /// (trending, popular), best first.
+    pub(crate) fn get(
+        &self,
+        signals: &Signals,
+    ) -> std::sync::Arc<(Vec<(ItemId, f32)>, Vec<(ItemId, f32)>)> {
+        if let Ok(guard) = self.cached.lock() {
+            if let Some((at, lists)) = guard.as_ref() {
+                if at.elapsed() < Duration::from_secs(1) {
+                    return lists.clone();
+                }
+            }
+        }
+        let trending = signals.trending.top(TOP_LIST, signals.clock, &|_| true);
+        let mut popular: Vec<(ItemId, f32)> = signals
+            .stats
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.activity() > 0.0)
+            .map(|(i, s)| (i as ItemId, (1.0 + s.activity() + 3.0 * s.purchases).ln()))
+            .collect();
+        if popular.len() > TOP_LIST {
+            popular.select_nth_unstable_by(TOP_LIST, |a, b| b.1.total_cmp(&a.1));
+            popular.truncate(TOP_LIST);
+        }
+        popular.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let lists = std::sync::Arc::new((trending, popular));
+        if let Ok(mut guard) = self.cached.lock() {
+            *guard = Some((Instant::now(), lists.clone()));
+        }
+        lists
+    }
+}
+
+/// What candidate generation works from.
+pub(crate) struct Anchors<'a> {
+    pub(crate) surface: Surface,
+    /// Context items (request `items`), oldest first.
+    pub(crate) context: &'a [ItemId],
+    /// Cart items.
+    pub(crate) cart: &'a [ItemId],
+    /// The shopper's recent items (user and session), oldest first.
+    pub(crate) recent: &'a [ItemId],
+    pub(crate) per_source: usize,
+}
+
+fn weighted(items: &[ItemId], tau: f32) -> Vec<(ItemId, f32)> {
+    decayed_inputs(items, tau, 20)
+}
+
+/// Signal-based candidates (everything except content similarity, which the engine adds).
+pub(crate) fn generate(
+    a: &Anchors<'_>,
+    signals: &Signals,
+    bundle: &ModelBundle,
+    tops: &(Vec<(ItemId, f32)>, Vec<(ItemId, f32)>),
+) -> CandidateSet {
+    let mut set = CandidateSet::default();
+    let k = a.per_source.max(1);
+    let history: Vec<ItemId> = a.recent.iter().chain(a.context).copied().collect();
+    let sequence = |set: &mut CandidateSet, anchors: &[(ItemId, f32)]| {
+        if let Some(seq) = &bundle.sequence {
+            for &(item, w) in anchors {
+                if let Some(&row) = bundle.row_of.get(&item) {
+                    for &(j, v) in seq.model.neighbours(row).iter().take(k) {
+                        if let Some(Some(id)) = bundle.item_of.get(j as usize) {
+                            set.add(*id, SEQUENCE, w * v);
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let graph = |set: &mut CandidateSet,
+                 g: &crate::covis::CoVisitation,
+                 source: usize,
+                 anchors: &[(ItemId, f32)]| {
+        for &(item, w) in anchors {
+            for (j, v) in g.neighbours(item, k) {
+                set.add(j, source, w * v);
+            }
+        }
+    };
+    match a.surface {
+        Surface::Similar => {
+            let anchors = weighted(a.context, 1.0);
+            graph(&mut set, &signals.covis, COVIS, &anchors);
+            graph(&mut set, &signals.transitions, TRANSITION, &anchors);
+            sequence(&mut set, &anchors);
+        }
+        Surface::BoughtTogether => {
+            let basket: Vec<ItemId> = a.cart.iter().chain(a.context).copied().collect();
+            let anchors = weighted(&basket, 4.0);
+            graph(&mut set, &signals.basket, BASKET, &anchors);
+            graph(&mut set, &signals.covis, COVIS, &anchors);
+        }
+        Surface::ForYou | Surface::Next => {
+            let tau = if a.surface == Surface::Next { 1.0 } else { 3.0 };
+            let anchors = weighted(&history, tau);
+            graph(&mut set, &signals.covis, COVIS, &anchors);
+            let last: Vec<(ItemId, f32)> =
+                weighted(&history, 1.0).into_iter().rev().take(3).collect();
+            graph(&mut set, &signals.transitions, TRANSITION, &last);
+            sequence(&mut set, &anchors);
+            if a.surface == Surface::ForYou {
+                for &(item, score) in tops.0.iter().take(k) {
+                    set.add(item, TRENDING, score);
+                }
+            }
+        }
+        Surface::Trending => {
+            for &(item, score) in tops.0.iter().take(4 * k) {
+                set.add(item, TRENDING, score);
+            }
+        }
+    }
+    set
+}
