@@ -93,6 +93,19 @@ pub async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
         }
         Command::Bench { what } => crate::bench::run(what, &config).await,
         Command::Eval { what } => crate::eval::run(what, &config).await,
+        Command::Train { promote } => {
+            let store = open_store(&config).await?;
+            let r = crate::recommend::train(&config, &store, promote).await;
+            store.close().await;
+            r
+        }
+        Command::RecommendModels { action } => {
+            let store = open_store(&config).await?;
+            let r = crate::recommend::registry(&store, action).await;
+            store.close().await;
+            r
+        }
+        Command::Simulate(args) => crate::simulate::run(args, &config).await,
         Command::Models { what } => crate::models::run(what, &config).await,
     }
 }
@@ -155,9 +168,22 @@ async fn serve(
         catalog_changed.clone(),
     )
     .await;
+    let recommend = crate::recommend::start(
+        config,
+        store.clone(),
+        search.as_ref().ok().cloned(),
+        catalog_changed.clone(),
+    )
+    .await;
+    if let Err(reason) = &recommend {
+        tracing::warn!("recommendations unavailable: {reason}");
+    }
     let state = AppState {
         store: store.clone() as Arc<dyn Store>,
         search,
+        recommend,
+        rec_store: Some(store.clone() as Arc<dyn vitrine_store::RecStore>),
+        training: Default::default(),
         catalog_changed,
         models: vitrine_server::ModelServices {
             embedder: backends.embedder,

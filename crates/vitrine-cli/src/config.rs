@@ -101,6 +101,8 @@ pub struct Config {
     pub models: ModelsConfig,
     /// `[search]`
     pub search: vitrine_search::SearchConfig,
+    /// `[recommend]`
+    pub recommend: vitrine_recommend::RecommendConfig,
 }
 
 impl Config {

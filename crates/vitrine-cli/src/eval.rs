@@ -56,6 +56,22 @@ pub enum EvalWhat {
         #[arg(long)]
         write_queries: Option<PathBuf>,
     },
+    /// Next-item recommendation on amazon_seqrec: popularity, co-visitation, sequence model, blend.
+    Recommend {
+        /// Folder with Beauty.txt and Sports_and_Outdoors.txt.
+        #[arg(long, default_value = "../shared/datasets/amazon_seqrec")]
+        dataset: PathBuf,
+        /// Datasets (file stems) to run.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "Beauty,Sports_and_Outdoors"
+        )]
+        datasets: Vec<String>,
+        /// One sequence-model setting instead of the validation grid.
+        #[arg(long)]
+        quick: bool,
+    },
 }
 
 /// Runs an evaluation.
@@ -84,6 +100,11 @@ pub async fn run(what: EvalWhat, config: &Config) -> anyhow::Result<()> {
             seed,
             write_queries,
         } => crate::eval_understanding::run(&myntra, &styles, seed, write_queries.as_deref()).await,
+        EvalWhat::Recommend {
+            dataset,
+            datasets,
+            quick,
+        } => tokio::task::block_in_place(|| crate::eval_recommend::run(&dataset, &datasets, quick)),
     }
 }
 

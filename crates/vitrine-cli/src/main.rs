@@ -8,10 +8,13 @@ mod bench_vectors;
 mod commands;
 mod config;
 mod eval;
+mod eval_recommend;
 mod eval_understanding;
 mod models;
 mod progress;
+mod recommend;
 mod search;
+mod simulate;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -92,6 +95,19 @@ pub enum Command {
         #[command(subcommand)]
         what: ModelsWhat,
     },
+    /// Retrain the recommendation models from the logs and register a new version.
+    Train {
+        /// Make the new version active at once (a running server switches within a second).
+        #[arg(long)]
+        promote: bool,
+    },
+    /// The recommendation model registry: list, promote, roll back.
+    RecommendModels {
+        #[command(subcommand)]
+        action: recommend::RegistryAction,
+    },
+    /// Prove the learning loop: simulated shoppers react to Vitrine, popularity and random policies over days.
+    Simulate(simulate::SimulateArgs),
     /// Quality evaluations on the shared data sets (reported figures, not pass/fail tests).
     Eval {
         #[command(subcommand)]

@@ -90,7 +90,9 @@ impl CoVisitation {
         for &before in previous[start..].iter().rev() {
             if before != item {
                 self.bump(before, item, weight * decay);
-                self.bump(item, before, weight * decay * self.config.backward);
+                if self.config.backward > 0.0 {
+                    self.bump(item, before, weight * decay * self.config.backward);
+                }
             }
             decay *= self.config.gap_decay;
         }

@@ -15,6 +15,7 @@ mod routes;
 
 pub use error::ApiError;
 pub use metrics::Metrics;
+pub use routes::run_training;
 
 use axum::{extract::DefaultBodyLimit, http::HeaderName, Router};
 use serde::{Deserialize, Serialize};
@@ -101,6 +102,12 @@ pub struct AppState {
     pub search: Result<Arc<vitrine_search::SearchEngine>, String>,
     /// Woken after every catalog write so the search indexes catch up at once.
     pub catalog_changed: Arc<tokio::sync::Notify>,
+    /// Recommendations, when enabled (`Err`: the routes answer 503 with the reason).
+    pub recommend: Result<Arc<vitrine_recommend::RecommendEngine>, String>,
+    /// Impressions, rewards and the model registry.
+    pub rec_store: Option<Arc<dyn vitrine_store::RecStore>>,
+    /// True while a training run started over HTTP is in progress.
+    pub training: Arc<tokio::sync::Mutex<bool>>,
 }
 
 /// Builds the full application (routes, middleware, OpenAPI document).

@@ -120,6 +120,17 @@ impl RecommendEngine {
         req: &RecRequest,
         request_id: String,
     ) -> Result<RecResponse, RecError> {
+        self.recommend_at(surface, req, request_id, chrono::Utc::now())
+    }
+
+    /// [`Self::recommend`] with the serving time given (simulations and replays run on their own clock).
+    pub fn recommend_at(
+        &self,
+        surface: Surface,
+        req: &RecRequest,
+        request_id: String,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<RecResponse, RecError> {
         let count = validate(req)?;
         let mut fallbacks = Vec::new();
         let items = self.items.read().map_err(|_| poisoned())?;
@@ -248,7 +259,14 @@ impl RecommendEngine {
         self.pin(&mut shown, &rules, surface, &items, count);
         let explored = self.explore(&mut shown, tail, &request_id);
         let response = self.respond(
-            surface, req, request_id, &items, &bundle, shown, explored, fallbacks,
+            surface,
+            req,
+            (request_id, at),
+            &items,
+            &bundle,
+            shown,
+            explored,
+            fallbacks,
         );
         drop(items);
         Ok(response)
@@ -409,7 +427,7 @@ impl RecommendEngine {
         &self,
         surface: Surface,
         req: &RecRequest,
-        request_id: String,
+        (request_id, now): (String, chrono::DateTime<chrono::Utc>),
         items: &ItemTable,
         bundle: &crate::registry::ModelBundle,
         shown: Vec<Ranked>,
@@ -466,7 +484,6 @@ impl RecommendEngine {
             .flatten()
             .cloned()
             .collect();
-        let now = chrono::Utc::now();
         self.queue_impression(
             RecImpression {
                 request_id: request_id.clone(),

@@ -7,6 +7,7 @@
 //! recommended (their scores are masked) and the target is ranked against **all** other items.
 
 pub mod linear;
+pub mod report;
 
 use std::path::Path;
 

@@ -41,7 +41,17 @@ pub(crate) async fn post_events(
 ) -> Result<Json<IngestResult>, ApiError> {
     let batch = parse_event_batch(&body?, state.config.max_events_per_request, Utc::now())?;
     let accepted = batch.accepted.len() as u64;
+    let observed = state.recommend.is_ok().then(|| batch.accepted.clone());
     let outcome = state.store.append_events(batch.accepted).await?;
+    // A batch that was entirely re-sent changes nothing; otherwise the recommender learns from it now
+    // (signals before this call returns, so the shopper's next answer reflects it).
+    if let (Ok(engine), Some(events)) = (&state.recommend, observed) {
+        if outcome.stored > 0 {
+            if let Err(e) = engine.observe(&events).await {
+                tracing::warn!(error = %e, "recommendation attribution failed");
+            }
+        }
+    }
     let m = &state.metrics.events;
     m.with_label_values(&["stored"]).inc_by(outcome.stored);
     m.with_label_values(&["duplicate"])

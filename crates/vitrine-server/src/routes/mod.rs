@@ -5,12 +5,15 @@ mod events;
 mod health;
 mod models;
 mod products;
+mod recommend;
 mod search;
 mod users;
 
 use crate::{openapi::ApiDoc, ApiError, AppState};
 use axum::response::IntoResponse;
 use utoipa::OpenApi;
+
+pub use recommend::run_training;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -36,6 +39,11 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(models::chat_completions))
         .routes(routes!(search::search_get, search::search_post))
         .routes(routes!(search::suggest))
+        .routes(routes!(recommend::list_models))
+        .routes(routes!(recommend::promote))
+        .routes(routes!(recommend::rollback))
+        .routes(routes!(recommend::train))
+        .routes(routes!(recommend::recommend_get, recommend::recommend_post))
 }
 
 pub(crate) async fn not_found(uri: axum::http::Uri) -> impl IntoResponse {
