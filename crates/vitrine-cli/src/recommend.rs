@@ -91,16 +91,11 @@ fn spawn_tasks(
     changed: Arc<tokio::sync::Notify>,
     rules: Option<PathBuf>,
 ) {
-    // Catalog follower: woken by writes, polling every second as a backstop.
-    let (e, s) = (engine.clone(), store.clone());
-    tokio::spawn(async move {
-        loop {
-            let _ = tokio::time::timeout(Duration::from_secs(1), changed.notified()).await;
-            if let Err(err) = e.follow_catalog(s.as_ref()).await {
-                tracing::warn!(error = %err, "recommendations could not follow the catalog");
-            }
-        }
-    });
+    engine.clone().spawn_catalog_follower(
+        store.clone() as Arc<dyn vitrine_store::Store>,
+        changed,
+        Duration::from_secs(1),
+    );
     // Registry watch: a promotion or rollback made by the CLI (another process) takes effect here.
     let (e, s) = (engine.clone(), store.clone());
     tokio::spawn(async move {

@@ -391,7 +391,7 @@ impl Signals {
         if let Some(s) = &event.session_id {
             update(self.sessions.entry(s.clone()).or_default());
         }
-        if self.events_seen % 50_000 == 0 {
+        if self.events_seen.is_multiple_of(50_000) {
             let cutoff = self.clock - self.config.session_ttl_hours * 3600;
             self.sessions.retain(|_, s| s.last_seen >= cutoff);
         }

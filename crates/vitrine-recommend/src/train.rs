@@ -53,7 +53,7 @@ async fn sequences(
     while let Some(e) = events.next().await {
         let e = e?.event;
         seen += 1;
-        if seen % 100_000 == 0 {
+        if seen.is_multiple_of(100_000) {
             progress("reading events", seen as f32 / total.max(1) as f32);
         }
         if !matches!(
@@ -159,7 +159,7 @@ async fn ranking_data(
         let Some((last, _)) = page.last() else { break };
         after = *last;
         for (_, imp) in page {
-            let holdout = crate::engine::request_hash(&imp.request_id) % 10 == 0;
+            let holdout = crate::engine::request_hash(&imp.request_id).is_multiple_of(10);
             let features = imp.detail["features"]
                 .as_array()
                 .cloned()

@@ -66,15 +66,13 @@ pub(crate) fn source_names(scores: &[f32; 7]) -> Vec<(&'static str, f32)> {
         .collect()
 }
 
+/// (trending, popular) lists: `(item, score)`, best first.
+pub(crate) type Tops = (Vec<(ItemId, f32)>, Vec<(ItemId, f32)>);
+
 /// Whole-catalog top lists (trending, popular) recomputed at most once a second, not per request.
 #[derive(Debug, Default)]
 pub(crate) struct TopLists {
-    cached: Mutex<
-        Option<(
-            Instant,
-            std::sync::Arc<(Vec<(ItemId, f32)>, Vec<(ItemId, f32)>)>,
-        )>,
-    >,
+    cached: Mutex<Option<(Instant, std::sync::Arc<Tops>)>>,
 }
 
 /// Items kept in each cached top list.
@@ -82,10 +80,7 @@ const TOP_LIST: usize = 2_000;
 
 impl TopLists {
     /// (trending, popular), best first.
-    pub(crate) fn get(
-        &self,
-        signals: &Signals,
-    ) -> std::sync::Arc<(Vec<(ItemId, f32)>, Vec<(ItemId, f32)>)> {
+    pub(crate) fn get(&self, signals: &Signals) -> std::sync::Arc<Tops> {
         if let Ok(guard) = self.cached.lock() {
             if let Some((at, lists)) = guard.as_ref() {
                 if at.elapsed() < Duration::from_secs(1) {
@@ -135,7 +130,7 @@ pub(crate) fn generate(
     a: &Anchors<'_>,
     signals: &Signals,
     bundle: &ModelBundle,
-    tops: &(Vec<(ItemId, f32)>, Vec<(ItemId, f32)>),
+    tops: &Tops,
 ) -> CandidateSet {
     let mut set = CandidateSet::default();
     let k = a.per_source.max(1);

@@ -283,6 +283,27 @@ impl RecommendEngine {
         }
     }
 
+    /// Follows the catalog in the background: woken by `changed` (catalog writes), polling every
+    /// `period` as a backstop. Stops when the engine is dropped.
+    pub fn spawn_catalog_follower(
+        self: Arc<Self>,
+        store: Arc<dyn Store>,
+        changed: Arc<tokio::sync::Notify>,
+        period: std::time::Duration,
+    ) {
+        let weak = Arc::downgrade(&self);
+        drop(self);
+        tokio::spawn(async move {
+            loop {
+                let _ = tokio::time::timeout(period, changed.notified()).await;
+                let Some(engine) = weak.upgrade() else { return };
+                if let Err(err) = engine.follow_catalog(store.as_ref()).await {
+                    tracing::warn!(error = %err, "recommendations could not follow the catalog");
+                }
+            }
+        });
+    }
+
     fn apply_signals(&self, events: &[Event]) {
         let Ok(items) = self.items.read() else { return };
         if let Ok(mut signals) = self.signals.write() {

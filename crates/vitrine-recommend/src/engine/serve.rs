@@ -180,7 +180,7 @@ impl RecommendEngine {
             m.active
                 && !shown_already.contains(&id)
                 && passes_filters(&req.filters, m)
-                && !(rules.exclude_out_of_stock && !m.available())
+                && (m.available() || !rules.exclude_out_of_stock)
                 && rules
                     .margin_floor
                     .is_none_or(|f| m.margin.is_none_or(|x| x >= f))

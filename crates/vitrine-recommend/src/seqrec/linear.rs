@@ -134,7 +134,7 @@ impl LinearSeqModel {
                     target[(a as usize, y)] += (1.0 - alpha) * wa;
                 }
             }
-            if n % 4096 == 0 {
+            if n.is_multiple_of(4096) {
                 progress(0.2 * n as f32 / sequences.len().max(1) as f32);
             }
         }

@@ -133,7 +133,7 @@ pub fn run(
     out.push(seq_result);
 
     let mut best_blend: Option<(f32, RankMetrics)> = None;
-    for a in [0.3f32, 0.5, 0.7] {
+    for a in [0.3f32, 0.5, 0.7, 0.85, 1.0] {
         let blend = Blend {
             first: &seq,
             second: &covis,
