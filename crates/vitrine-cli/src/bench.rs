@@ -71,6 +71,8 @@ pub enum BenchWhat {
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
+    /// Recommendations over HTTP (for_you, similar) on 100k products and 1M shoppers' histories, and training time.
+    Recommend(crate::bench_recommend::RecommendBench),
     /// HNSW vector index vs exact search on MiniLM embeddings of Home Depot titles (see
     /// scripts/bench_vectors.py for the FAISS comparison).
     Vectors {
@@ -126,6 +128,7 @@ pub async fn run(what: BenchWhat, config: &Config) -> anyhow::Result<()> {
             queries,
             workdir,
         } => return crate::bench_search::run(products, clients, queries, workdir).await,
+        BenchWhat::Recommend(b) => return crate::bench_recommend::run(b).await,
         BenchWhat::Vectors {
             dataset,
             out,

@@ -379,6 +379,10 @@ async fn demo(config: &mut Config, demo_config: DemoConfig, no_serve: bool) -> a
         total,
         config.store.path.display()
     );
+    // A first model version from the organic history, so recommendations are model-ranked from the start.
+    if config.recommend.enabled {
+        crate::recommend::train(config, &store, true).await?;
+    }
     if no_serve {
         store.close().await;
         return Ok(());
@@ -394,7 +398,11 @@ async fn demo(config: &mut Config, demo_config: DemoConfig, no_serve: bool) -> a
          curl -s http://{{addr}}/v1/products/SKU-0000001\n  curl -s http://{{addr}}/v1/products/SKU-0000001/history\n  \
          curl -s -X PATCH http://{{addr}}/v1/products/SKU-0000001 -H 'content-type: application/json' -d '{{\"quantity\": 0}}'\n  \
          curl -s -X POST http://{{addr}}/v1/events -H 'content-type: application/json' -d '[{{\"event_id\":\"try-1\",\"type\":\"view\",\"session_id\":\"s1\",\"product_id\":\"SKU-0000001\"}}]'\n  \
-         curl -s 'http://{{addr}}/v1/users/{some_user}/events?limit=5'\n  curl -s http://{{addr}}/v1/stats\n  curl -s http://{{addr}}/metrics | head\n  \
+         curl -s 'http://{{addr}}/v1/users/{some_user}/events?limit=5'\n  \
+         curl -s 'http://{{addr}}/v1/recommend/for_you?user_id={some_user}&explain=true' | head -c 600\n  \
+         curl -s 'http://{{addr}}/v1/recommend/similar?item=SKU-0000001&count=5'\n  \
+         curl -s 'http://{{addr}}/v1/recommend/trending?category=Footwear&count=5'\n  \
+         curl -s http://{{addr}}/v1/recommend/models | head -c 400\n  curl -s http://{{addr}}/v1/stats\n  curl -s http://{{addr}}/metrics | head\n  \
          curl -s http://{{addr}}/openapi.json | head -c 300\n  \
          curl -s http://{{addr}}/v1/embeddings -H 'content-type: application/json' -d '{{\"input\": \"waterproof hiking boots\"}}' | head -c 200\n  \
          curl -s http://{{addr}}/v1/chat/completions -H 'content-type: application/json' -d '{{\"messages\": [{{\"role\": \"user\", \"content\": \"Describe a navy linen shirt in one sentence.\"}}], \"max_tokens\": 60}}'\n\

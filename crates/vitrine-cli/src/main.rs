@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_models;
+mod bench_recommend;
 mod bench_search;
 mod bench_vectors;
 mod commands;

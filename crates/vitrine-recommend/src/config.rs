@@ -54,6 +54,8 @@ pub struct RecommendConfig {
     pub rules: Option<PathBuf>,
     /// Candidates taken from each source.
     pub candidates_per_source: usize,
+    /// Most candidates scored by the ranking models (the best by the source heuristic are kept).
+    pub rank_candidates: usize,
     /// Most active items the sequence model is trained on (dense solve: ≤ 20,000).
     pub sequence_items: usize,
     /// Sequence model hyper-parameters.
@@ -83,6 +85,7 @@ impl Default for RecommendConfig {
             attribution_window_minutes: 60,
             rules: None,
             candidates_per_source: 100,
+            rank_candidates: 150,
             sequence_items: 5_000,
             sequence: LinearSeqConfig::default(),
             sequence_keep: 100,

@@ -51,6 +51,17 @@ impl CandidateSet {
         }
     }
 
+    /// Keeps the `keep` candidates with the highest `score` (ties by item id), so ranking cost is bounded.
+    pub(crate) fn keep_best(&mut self, keep: usize, score: &dyn Fn(&[f32; 7]) -> f32) {
+        if self.scores.len() <= keep {
+            return;
+        }
+        let mut all: Vec<(ItemId, f32)> = self.scores.iter().map(|(i, s)| (*i, score(s))).collect();
+        all.select_nth_unstable_by(keep, |a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let kept: std::collections::HashSet<ItemId> = all[..keep].iter().map(|e| e.0).collect();
+        self.scores.retain(|i, _| kept.contains(i));
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.scores.len()
     }

@@ -238,6 +238,7 @@ impl RecommendEngine {
             fallbacks.push("no product passes the filters and rules".into());
         }
         set.normalise();
+        set.keep_best(self.config.rank_candidates.max(count), &heuristic);
 
         let profile = ShopperProfile {
             recent: recent
