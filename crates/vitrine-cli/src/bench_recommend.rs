@@ -153,6 +153,23 @@ async fn load(base: &str, surface: &str, b: &RecommendBench) -> anyhow::Result<L
     })
 }
 
+/// Waits until the recommender answers (the server listens before it has replayed the event log).
+async fn ready(base: &str) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    for _ in 0..6_000 {
+        if client
+            .get(format!("{base}/v1/recommend/trending?count=1"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("the recommender did not become ready within 10 minutes")
+}
+
 fn stop(child: &mut std::process::Child) {
     // SAFETY: plain signal to our own child.
     unsafe {
@@ -215,8 +232,9 @@ pub async fn run(b: RecommendBench) -> anyhow::Result<()> {
         );
         let started = Instant::now();
         let (mut child, base) = spawn_server(&exe, &db, &env)?;
+        ready(&base).await?;
         println!(
-            "server start (replays the event log): {:.1} s",
+            "server ready (replayed the event log): {:.1} s",
             started.elapsed().as_secs_f64()
         );
         let warm = load(&base, "for_you", &b).await?;
@@ -237,9 +255,11 @@ pub async fn run(b: RecommendBench) -> anyhow::Result<()> {
     }
     let started = Instant::now();
     let (mut child, base) = spawn_server(&exe, &db, &env)?;
+    ready(&base).await?;
     println!(
-        "server start (replays the event log, loads the model): {:.1} s",
-        started.elapsed().as_secs_f64()
+        "server ready (replayed the event log, loaded the model): {:.1} s, RSS {} MiB",
+        started.elapsed().as_secs_f64(),
+        peak_rss_kib(child.id()) / 1024
     );
     for surface in ["for_you", "similar"] {
         let l = load(&base, surface, &b).await?;

@@ -1,6 +1,11 @@
 //! `vitrine` — the command-line entry point. Thin: it parses arguments and configuration, then calls the
 //! engine crates. See `vitrine --help`.
 
+/// mimalloc: the serving paths allocate many short-lived vectors from several threads, where glibc's
+/// allocator spent a fifth of the recommendation benchmark in `free`/consolidation (perf profile).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod bench;
 mod bench_models;
 mod bench_recommend;

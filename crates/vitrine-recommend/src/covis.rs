@@ -6,8 +6,8 @@
 //! twice that, so memory is bounded and an update costs O(window). Scores are normalised by the source
 //! item's total so a very popular item does not drown every list.
 
+use rustc_hash::FxHashMap as HashMap;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 
 /// How co-visitation weighs pairs.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -63,7 +63,7 @@ impl CoVisitation {
     fn ensure(&mut self, item: u32) {
         let needed = item as usize + 1;
         if self.neighbours.len() < needed {
-            self.neighbours.resize_with(needed, HashMap::new);
+            self.neighbours.resize_with(needed, HashMap::default);
             self.totals.resize(needed, 0.0);
         }
     }

@@ -128,9 +128,12 @@ impl Classifier {
             return Vec::new();
         }
         let data = column_major(rows);
-        let matrix = Matrix::new(&data, rows.len(), WIDTH);
+        self.predict_matrix(&Matrix::new(&data, rows.len(), WIDTH))
+    }
+
+    fn predict_matrix(&self, matrix: &Matrix<'_, f64>) -> Vec<f32> {
         self.booster
-            .predict(&matrix, false)
+            .predict(matrix, false)
             .into_iter()
             .map(sigmoid)
             .collect()
@@ -178,7 +181,13 @@ impl Rankers {
 
     /// Probabilities for every row.
     pub fn predict(&self, rows: &[[f32; WIDTH]]) -> Vec<Probabilities> {
-        let get = |m: &Option<Classifier>| m.as_ref().map(|c| c.predict(rows));
+        if rows.is_empty() {
+            return Vec::new();
+        }
+        // One column-major copy serves all four models.
+        let data = column_major(rows);
+        let matrix = Matrix::new(&data, rows.len(), WIDTH);
+        let get = |m: &Option<Classifier>| m.as_ref().map(|c| c.predict_matrix(&matrix));
         let (click, cart, purchase, ret) = (
             get(&self.click),
             get(&self.cart),

@@ -4,8 +4,9 @@
 
 use crate::catalog::{ItemId, ItemTable};
 use crate::covis::{CoVisitConfig, CoVisitation};
+use rustc_hash::FxHashMap as HashMap;
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use vitrine_core::{Event, EventType};
 
 /// How much each event type says about interest (co-visitation and trending weights).
@@ -242,8 +243,8 @@ impl Signals {
                 ..Default::default()
             },
             stats: Vec::new(),
-            users: HashMap::new(),
-            sessions: HashMap::new(),
+            users: HashMap::default(),
+            sessions: HashMap::default(),
             events_seen: 0,
             clock: 0,
             config,

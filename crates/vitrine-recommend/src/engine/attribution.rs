@@ -194,7 +194,7 @@ impl RecommendEngine {
 /// Writes queued answers in batches (one transaction per batch), so logging never slows an answer.
 pub(crate) async fn impression_writer(
     engine: Weak<RecommendEngine>,
-    mut rx: mpsc::Receiver<RecImpression>,
+    mut rx: mpsc::Receiver<(RecImpression, super::serve::ImpressionDetail)>,
 ) {
     let mut batch = Vec::with_capacity(512);
     while let Some(first) = rx.recv().await {
@@ -213,10 +213,16 @@ pub(crate) async fn impression_writer(
         let Some(engine) = engine.upgrade() else {
             return;
         };
-        engine.count_impressions(&batch);
-        if let Err(e) = engine.store.log_impressions(&batch).await {
-            tracing::warn!(error = %e, lost = batch.len(), "could not log recommendation impressions");
+        let rows: Vec<RecImpression> = batch
+            .drain(..)
+            .map(|(mut imp, detail)| {
+                imp.detail = detail.to_json();
+                imp
+            })
+            .collect();
+        engine.count_impressions(&rows);
+        if let Err(e) = engine.store.log_impressions(&rows).await {
+            tracing::warn!(error = %e, lost = rows.len(), "could not log recommendation impressions");
         }
-        batch.clear();
     }
 }

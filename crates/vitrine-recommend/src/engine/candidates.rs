@@ -8,7 +8,7 @@ use crate::registry::ModelBundle;
 use crate::seqrec::linear::decayed_inputs;
 use crate::signals::Signals;
 use crate::types::Surface;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -58,7 +58,7 @@ impl CandidateSet {
         }
         let mut all: Vec<(ItemId, f32)> = self.scores.iter().map(|(i, s)| (*i, score(s))).collect();
         all.select_nth_unstable_by(keep, |a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        let kept: std::collections::HashSet<ItemId> = all[..keep].iter().map(|e| e.0).collect();
+        let kept: rustc_hash::FxHashSet<ItemId> = all[..keep].iter().map(|e| e.0).collect();
         self.scores.retain(|i, _| kept.contains(i));
     }
 

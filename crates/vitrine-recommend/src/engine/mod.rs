@@ -83,7 +83,7 @@ pub struct RecommendEngine {
     bundle: RwLock<Arc<ModelBundle>>,
     content: RwLock<Option<Arc<dyn ContentNeighbours>>>,
     recent: Mutex<attribution::RecentImpressions>,
-    log_tx: mpsc::Sender<RecImpression>,
+    log_tx: mpsc::Sender<(RecImpression, serve::ImpressionDetail)>,
     /// Serving counters.
     pub counters: RecCounters,
     store: Arc<dyn RecStore>,
@@ -361,11 +361,16 @@ impl RecommendEngine {
         self.recent.lock().map(|r| r.len()).unwrap_or(0)
     }
 
-    pub(crate) fn queue_impression(&self, imp: RecImpression, info: ImpressionInfo) {
+    pub(crate) fn queue_impression(
+        &self,
+        imp: RecImpression,
+        detail: serve::ImpressionDetail,
+        info: ImpressionInfo,
+    ) {
         if let Ok(mut r) = self.recent.lock() {
             r.insert(imp.request_id.clone(), info);
         }
-        if self.log_tx.try_send(imp).is_err() {
+        if self.log_tx.try_send((imp, detail)).is_err() {
             self.counters
                 .impressions_dropped
                 .fetch_add(1, Ordering::Relaxed);

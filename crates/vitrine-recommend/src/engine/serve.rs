@@ -471,15 +471,18 @@ impl RecommendEngine {
                 }),
             })
             .collect();
-        let round = |v: f32| (v * 10_000.0).round() / 10_000.0;
-        let detail = serde_json::json!({
-            "propensities": propensities.iter().map(|p| round(*p)).collect::<Vec<_>>(),
-            "explored": explored,
-            "features": shown.iter().map(|r| r.row.iter().map(|v| round(*v)).collect::<Vec<_>>()).collect::<Vec<_>>(),
-            "margins": shown.iter().map(|r| items.get(r.item).map_or(0.0, |m| m.margin_or_default())).collect::<Vec<_>>(),
-            "context": req.context,
-            "fallbacks": fallbacks,
-        });
+        // The JSON of the logged detail is built by the background writer, off the request path.
+        let detail = ImpressionDetail {
+            propensities,
+            explored,
+            features: shown.iter().map(|r| r.row).collect(),
+            margins: shown
+                .iter()
+                .map(|r| items.get(r.item).map_or(0.0, |m| m.margin_or_default()))
+                .collect(),
+            context: req.context.clone(),
+            fallbacks: fallbacks.clone(),
+        };
         let shoppers: Vec<String> = [&req.user_id, &req.session_id]
             .into_iter()
             .flatten()
@@ -492,10 +495,11 @@ impl RecommendEngine {
                 user_id: req.user_id.clone(),
                 session_id: req.session_id.clone(),
                 items: skus.clone(),
-                detail,
+                detail: serde_json::Value::Null,
                 model_version: bundle.version,
                 at: now,
             },
+            detail,
             ImpressionInfo {
                 skus,
                 at: now.timestamp(),
@@ -509,6 +513,32 @@ impl RecommendEngine {
             model_version: bundle.version,
             fallbacks,
         }
+    }
+}
+
+/// What the impression log keeps beside the shown list, in raw form until the writer serialises it.
+#[derive(Debug, Clone)]
+pub(crate) struct ImpressionDetail {
+    propensities: Vec<f32>,
+    explored: Option<usize>,
+    features: Vec<[f32; WIDTH]>,
+    margins: Vec<f64>,
+    context: RecContext,
+    fallbacks: Vec<String>,
+}
+
+impl ImpressionDetail {
+    /// The logged JSON (values rounded to 4 decimals to keep rows small).
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        let round = |v: f32| (v * 10_000.0).round() / 10_000.0;
+        serde_json::json!({
+            "propensities": self.propensities.iter().map(|p| round(*p)).collect::<Vec<_>>(),
+            "explored": self.explored,
+            "features": self.features.iter().map(|r| r.iter().map(|v| round(*v)).collect::<Vec<_>>()).collect::<Vec<_>>(),
+            "margins": self.margins,
+            "context": self.context,
+            "fallbacks": self.fallbacks,
+        })
     }
 }
 
