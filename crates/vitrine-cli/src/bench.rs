@@ -447,6 +447,29 @@ pub(crate) fn timed_child(exe: &Path, args: &[&str]) -> anyhow::Result<(f64, u64
     Ok((secs, usage.ru_maxrss as u64))
 }
 
+/// Writes `n` demo products into `dir/products.jsonl` and imports them into `db` with a child
+/// `vitrine import`; returns the import's wall seconds.
+pub(crate) fn import_demo_products(
+    exe: &Path,
+    dir: &Path,
+    db: &Path,
+    n: usize,
+) -> anyhow::Result<f64> {
+    let file = dir.join("products.jsonl");
+    write_products(&file, n)?;
+    let (secs, _) = timed_child(
+        exe,
+        &[
+            "import",
+            "products",
+            path_str(&file)?,
+            "--db",
+            path_str(db)?,
+        ],
+    )?;
+    Ok(secs)
+}
+
 pub(crate) fn write_products(path: &Path, n: usize) -> anyhow::Result<()> {
     let mut w = BufWriter::new(std::fs::File::create(path)?);
     let now = chrono::Utc::now();

@@ -5,7 +5,9 @@
 //! Phases: import → train (sequence model) → serve (warm-up traffic logs impressions) → train again (now
 //! with the four rankers, timed) → serve with the trained version → `for_you` and `similar` latencies.
 
-use crate::bench::{path_str, peak_rss_kib, percentile, spawn_server, timed_child, write_products};
+use crate::bench::{
+    import_demo_products, path_str, peak_rss_kib, percentile, spawn_server, timed_child,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::io::{BufWriter, Write};
@@ -198,18 +200,7 @@ pub async fn run(b: RecommendBench) -> anyhow::Result<()> {
         ("VITRINE_MODELS__EMBEDDING", "off"),
     ];
     if !db.exists() {
-        let file = dir.join("products.jsonl");
-        write_products(&file, b.products)?;
-        let (secs, _) = timed_child(
-            &exe,
-            &[
-                "import",
-                "products",
-                path_str(&file)?,
-                "--db",
-                path_str(&db)?,
-            ],
-        )?;
+        let secs = import_demo_products(&exe, &dir, &db, b.products)?;
         println!("import products : {} in {secs:.1} s", b.products);
         let events = dir.join("events.jsonl");
         write_histories(&events, &b)?;

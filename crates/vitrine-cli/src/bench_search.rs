@@ -2,7 +2,9 @@
 //! loopback by concurrent clients. Uncached = every query string is new (no result or embedding cache can
 //! help); cached = a small set of queries repeated after one warm-up pass.
 
-use crate::bench::{path_str, peak_rss_kib, percentile, spawn_server, timed_child, write_products};
+use crate::bench::{
+    import_demo_products, path_str, peak_rss_kib, percentile, spawn_server, timed_child,
+};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeSet;
@@ -146,18 +148,7 @@ pub async fn run(
         dir.display()
     );
     if !db.exists() {
-        let file = dir.join("products.jsonl");
-        write_products(&file, products)?;
-        let (secs, _) = timed_child(
-            &exe,
-            &[
-                "import",
-                "products",
-                path_str(&file)?,
-                "--db",
-                path_str(&db)?,
-            ],
-        )?;
+        let secs = import_demo_products(&exe, &dir, &db, products)?;
         println!("import        : {products} products in {secs:.1} s");
         let (secs, rss) = timed_child(&exe, &["reindex", "--db", path_str(&db)?])?;
         println!(

@@ -46,6 +46,22 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(recommend::recommend_get, recommend::recommend_post))
 }
 
+/// A JSON request body as `T`: invalid UTF-8 names the byte, a bad field names its path. `Ok(None)` for an
+/// empty (whitespace-only) body, so routes whose every field is optional can treat it as the defaults.
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+) -> Result<Option<T>, ApiError> {
+    let text = std::str::from_utf8(body).map_err(|e| {
+        ApiError::bad_request(format!("body is not UTF-8 (at byte {})", e.valid_up_to()))
+    })?;
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    vitrine_ingest::record::from_json(text)
+        .map(Some)
+        .map_err(|e| ApiError::bad_request(format!("{}: {}", e.field, e.reason)))
+}
+
 pub(crate) async fn not_found(uri: axum::http::Uri) -> impl IntoResponse {
     ApiError::not_found(format!("no route for {}; see /openapi.json", uri.path()))
 }

@@ -150,16 +150,7 @@ pub(crate) async fn recommend_post(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<RecAnswer>, ApiError> {
-    let body = body?;
-    let text = std::str::from_utf8(&body).map_err(|e| {
-        ApiError::bad_request(format!("body is not UTF-8 (at byte {})", e.valid_up_to()))
-    })?;
-    let req: RecRequest = if text.trim().is_empty() {
-        RecRequest::default()
-    } else {
-        vitrine_ingest::record::from_json(text)
-            .map_err(|e| ApiError::bad_request(format!("{}: {}", e.field, e.reason)))?
-    };
+    let req: RecRequest = super::json_body(&body?)?.unwrap_or_default();
     answer(&state, &name, &headers, req)
 }
 

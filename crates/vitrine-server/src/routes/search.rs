@@ -299,12 +299,9 @@ pub(crate) async fn search_post(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<SearchAnswer>, ApiError> {
-    let body = body?;
-    let text = std::str::from_utf8(&body).map_err(|e| {
-        ApiError::bad_request(format!("body is not UTF-8 (at byte {})", e.valid_up_to()))
-    })?;
-    let body: SearchBody = vitrine_ingest::record::from_json(text)
-        .map_err(|e| ApiError::bad_request(format!("{}: {}", e.field, e.reason)))?;
+    // An empty body is refused as before: a search needs at least `{}`.
+    let body: SearchBody = super::json_body(&body?)?
+        .ok_or_else(|| ApiError::bad_request("body: expected a JSON object, got an empty body"))?;
     run(state, headers, body).await
 }
 
