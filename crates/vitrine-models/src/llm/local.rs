@@ -3,7 +3,7 @@
 //! blocking thread while candle spreads the matrix work over the cores.
 
 use super::{
-    banned::BannedPhrases, chat_ml, check_messages, gguf_tokenizer, ChatMessage, FinishReason,
+    banned::BannedPhrases, requant, chat_ml, check_messages, gguf_tokenizer, ChatMessage, FinishReason,
     GenerateOptions, Generation, Generator,
 };
 use crate::{fetch, manifest::Manifest, ModelError};
@@ -52,7 +52,10 @@ fn load_weights(path: &Path) -> Result<(gguf_file::Content, ModelWeights), Model
         .map_err(|e| ModelError::Runtime(format!("reading GGUF: {e}")))?;
     let meta = gguf_file::Content::read(&mut std::fs::File::open(path).map_err(io)?)
         .map_err(|e| ModelError::Runtime(format!("reading GGUF: {e}")))?;
-    let weights = ModelWeights::from_gguf(content, &mut file, &Device::Cpu)?;
+    let weights = match requant::requantized_gguf(&content, &mut file)? {
+        Some((fast, mut bytes)) => ModelWeights::from_gguf(fast, &mut bytes, &Device::Cpu)?,
+        None => ModelWeights::from_gguf(content, &mut file, &Device::Cpu)?,
+    };
     Ok((meta, weights))
 }
 

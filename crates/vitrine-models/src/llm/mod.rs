@@ -4,6 +4,7 @@
 mod banned;
 mod gguf_tokenizer;
 mod local;
+mod requant;
 
 pub use banned::BannedPhrases;
 pub use local::LocalGenerator;
