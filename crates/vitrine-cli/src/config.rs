@@ -103,6 +103,8 @@ pub struct Config {
     pub search: vitrine_search::SearchConfig,
     /// `[recommend]`
     pub recommend: vitrine_recommend::RecommendConfig,
+    /// `[content]`
+    pub content: vitrine_content::ContentConfig,
 }
 
 impl Config {

@@ -72,6 +72,45 @@ pub enum EvalWhat {
         #[arg(long)]
         quick: bool,
     },
+    /// The fact checker on altered and faithful copies of real Myntra descriptions.
+    Facts {
+        /// Myntra catalog CSV.
+        #[arg(
+            long,
+            default_value = "../shared/datasets/myntra_products_catalog/myntra_products_catalog.csv"
+        )]
+        myntra: PathBuf,
+        /// Products sampled (seeded).
+        #[arg(long, default_value_t = 600)]
+        products: usize,
+        /// Seed of the sample and the alterations.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Print the full summary as JSON (with examples of misses).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Copy generation on Myntra products: validation scores, fact findings for N = 1 vs best-of-N, speed.
+    Content {
+        /// Myntra catalog CSV.
+        #[arg(
+            long,
+            default_value = "../shared/datasets/myntra_products_catalog/myntra_products_catalog.csv"
+        )]
+        myntra: PathBuf,
+        /// Products sampled (seeded).
+        #[arg(long, default_value_t = 500)]
+        products: usize,
+        /// Candidates per product (N); N = 1 figures are those of the first candidate.
+        #[arg(long, default_value_t = 4)]
+        candidates: usize,
+        /// Sampling seed.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Write two full examples (copy, validation report, attribution) here as JSON.
+        #[arg(long)]
+        examples: Option<PathBuf>,
+    },
 }
 
 /// Runs an evaluation.
@@ -105,6 +144,22 @@ pub async fn run(what: EvalWhat, config: &Config) -> anyhow::Result<()> {
             datasets,
             quick,
         } => tokio::task::block_in_place(|| crate::eval_recommend::run(&dataset, &datasets, quick)),
+        EvalWhat::Facts {
+            myntra,
+            products,
+            seed,
+            json,
+        } => crate::eval_content::facts(&myntra, products, seed, json),
+        EvalWhat::Content {
+            myntra,
+            products,
+            candidates,
+            seed,
+            examples,
+        } => {
+            crate::eval_content::content(&myntra, products, candidates, seed, examples, config)
+                .await
+        }
     }
 }
 

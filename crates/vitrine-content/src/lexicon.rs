@@ -27,6 +27,8 @@ pub enum ClaimKind {
     Warranty,
     /// Compatibility ("compatible with …", "fits …").
     Compatibility,
+    /// What the product is ("jeans", "scarf", "sofa"): copy about another kind of product is wrong.
+    ProductType,
 }
 
 /// Colour phrases and their families (`|`-separated). A claimed colour is supported when one of its
@@ -153,6 +155,27 @@ const GENDERS: &[(&str, &str)] = &[
     ("child", "kids"), ("infant", "kids"), ("infants", "kids"), ("baby", "kids"), ("toddler", "kids"),
 ];
 
+/// Product types (singular; plurals match through [`crate::text::singular`]). Ambiguous words ("top",
+/// "watch", "ring", "set") are left out.
+#[rustfmt::skip]
+const PRODUCT_TYPES: &[&str] = &[
+    "shirt", "t-shirt", "tshirt", "tee", "polo", "jeans", "jean", "trousers", "trouser", "pants", "chinos",
+    "shorts", "skirt", "dress", "gown", "kurta", "kurti", "saree", "sari", "lehenga", "dupatta", "salwar",
+    "churidar", "palazzo", "leggings", "jeggings", "tights", "jumpsuit", "playsuit", "dungarees", "blouse",
+    "tunic", "jacket", "blazer", "coat", "waistcoat", "sweater", "cardigan", "pullover", "sweatshirt",
+    "hoodie", "scarf", "stole", "shawl", "muffler", "cap", "hat", "beanie", "gloves", "socks", "bra",
+    "briefs", "boxers", "trunks", "vest", "camisole", "nightdress", "pyjamas", "lingerie", "swimsuit",
+    "bikini", "shoes", "shoe", "sneakers", "sneaker", "boots", "boot", "sandals", "sandal", "heels",
+    "flats", "loafers", "slippers", "flip-flops", "ballerinas", "moccasins", "brogues", "bag", "handbag",
+    "backpack", "wallet", "clutch", "tote", "sling", "suitcase", "trolley", "luggage", "belt", "tie",
+    "necklace", "earrings", "bracelet", "bangle", "bangles", "pendant", "anklet", "sunglasses", "spectacles",
+    "smartwatch", "perfume", "deodorant", "lipstick", "eyeshadow", "foundation", "mascara", "kajal",
+    "nail", "shampoo", "conditioner", "serum", "moisturiser", "moisturizer", "cream", "lotion", "sofa",
+    "chair", "table", "desk", "bed", "mattress", "pillow", "cushion", "curtain", "curtains", "bedsheet",
+    "blanket", "quilt", "towel", "rug", "carpet", "lamp", "vase", "mug", "bottle", "furniture", "phone",
+    "laptop", "headphones", "earphones", "speaker", "toy", "book",
+];
+
 /// Warranty words.
 const WARRANTY: &[&str] = &["warranty", "warranted", "guarantee", "guaranteed"];
 
@@ -209,6 +232,15 @@ impl Lexicon {
         }
         for (p, g) in GENDERS {
             add(p, ClaimKind::Gender, vec![g.to_string()]);
+        }
+        for p in PRODUCT_TYPES {
+            if !COLOURS.iter().any(|(c, _)| c == p) {
+                add(
+                    p,
+                    ClaimKind::ProductType,
+                    vec![crate::text::singular(p).to_string()],
+                );
+            }
         }
         for p in WARRANTY {
             add(p, ClaimKind::Warranty, vec!["warranty".into()]);

@@ -26,6 +26,7 @@ pub struct ProductFacts {
     negated: BTreeSet<String>,
     certifications: BTreeSet<String>,
     genders: BTreeSet<String>,
+    product_types: BTreeSet<String>,
     warranty: bool,
     numbers: Vec<NumberMention>,
     words: BTreeSet<String>,
@@ -127,6 +128,7 @@ impl ProductFacts {
                 ClaimKind::Certification => f.certifications.extend(c.canonical.iter().cloned()),
                 ClaimKind::Gender => f.genders.extend(c.canonical.iter().cloned()),
                 ClaimKind::Warranty => f.warranty = true,
+                ClaimKind::ProductType => f.product_types.extend(c.canonical.iter().cloned()),
                 ClaimKind::Number | ClaimKind::Compatibility => {}
             }
         }
@@ -220,6 +222,19 @@ impl ProductFacts {
                     (
                         Contradicted,
                         format!("the product is for {}", listed(&self.genders)),
+                    )
+                }
+            }
+            ClaimKind::ProductType => {
+                let words_known = claim.canonical.iter().all(|w| self.words.contains(w));
+                if any_in(&self.product_types) || words_known {
+                    (Supported, String::new())
+                } else if self.product_types.is_empty() {
+                    (Unsupported, "the product data does not call it that".into())
+                } else {
+                    (
+                        Contradicted,
+                        format!("the product is a {}", listed(&self.product_types)),
                     )
                 }
             }

@@ -122,8 +122,7 @@ pub fn mentions(text: &str, words: &[Word]) -> Vec<NumberMention> {
         if unit.is_none() {
             let before = &text[..w.span.start];
             let symbol = before.trim_end().ends_with(['₹', '$', '€']);
-            let code =
-                i > 0 && matches!(words[i - 1].norm.as_str(), "rs" | "inr" | "usd" | "eur");
+            let code = i > 0 && matches!(words[i - 1].norm.as_str(), "rs" | "inr" | "usd" | "eur");
             if symbol || code {
                 unit = lexicon::unit("rs");
             }

@@ -94,3 +94,14 @@ fn gender_and_price_are_checked() {
     assert!(p.check("Now ₹899").findings.is_empty());
     assert_eq!(p.check("Now ₹799").findings.len(), 1);
 }
+
+#[test]
+fn copy_about_another_kind_of_product_is_flagged() {
+    let jeans =
+        "SPYKAR Women Pink Cropped Jeans. Pink coloured wash 5-pocket high-rise cropped jeans";
+    assert_eq!(
+        flags(jeans, "A pink scarf made for summer."),
+        ["producttype_contradicted"]
+    );
+    assert!(flags(jeans, "These pink jeans are cropped.").is_empty());
+}

@@ -3,8 +3,8 @@
 //! blocking thread while candle spreads the matrix work over the cores.
 
 use super::{
-    banned::BannedPhrases, requant, chat_ml, check_messages, gguf_tokenizer, ChatMessage, FinishReason,
-    GenerateOptions, Generation, Generator,
+    banned::BannedPhrases, chat_ml, check_messages, gguf_tokenizer, requant, ChatMessage,
+    FinishReason, GenerateOptions, Generation, Generator,
 };
 use crate::{fetch, manifest::Manifest, ModelError};
 use async_trait::async_trait;

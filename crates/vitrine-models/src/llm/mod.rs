@@ -7,7 +7,7 @@ mod local;
 mod requant;
 
 pub use banned::BannedPhrases;
-pub use local::LocalGenerator;
+pub use local::{LocalGenerator, MODEL_NAME};
 
 use crate::ModelError;
 use async_trait::async_trait;

@@ -72,7 +72,6 @@ pub fn requantized_gguf<R: Read + Seek>(
     let mut buffer = Cursor::new(Vec::new());
     gguf_file::write(&mut buffer, &metadata, &tensor_refs).map_err(runtime("writing GGUF"))?;
     buffer.set_position(0);
-    let requantized =
-        gguf_file::Content::read(&mut buffer).map_err(runtime("re-reading GGUF"))?;
+    let requantized = gguf_file::Content::read(&mut buffer).map_err(runtime("re-reading GGUF"))?;
     Ok(Some((requantized, buffer)))
 }
