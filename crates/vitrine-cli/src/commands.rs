@@ -93,6 +93,12 @@ pub async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
         }
         Command::Bench { what } => crate::bench::run(what, &config).await,
         Command::Eval { what } => crate::eval::run(what, &config).await,
+        Command::Content { what } => {
+            let store = Arc::new(open_store(&config).await?);
+            let r = crate::content::run(what, &config, store.clone()).await;
+            store.close().await;
+            r
+        }
         Command::Train { promote } => {
             let store = open_store(&config).await?;
             let r = crate::recommend::train(&config, &store, promote).await;
@@ -178,7 +184,20 @@ async fn serve(
     if let Err(reason) = &recommend {
         tracing::warn!("recommendations unavailable: {reason}");
     }
+    let content = crate::content::services(config, store.clone(), backends.generator.clone());
+    if let Ok(c) = &content {
+        tokio::spawn(c.jobs.clone().run_forever());
+        if let Some(url) = config.content.webhook_url.clone() {
+            tokio::spawn(vitrine_server::webhooks::deliver_forever(
+                store.clone() as Arc<dyn vitrine_store::ContentStore>,
+                url,
+                config.content.webhook_attempts,
+                std::time::Duration::from_secs(1),
+            ));
+        }
+    }
     let state = AppState {
+        content,
         store: store.clone() as Arc<dyn Store>,
         search,
         recommend,

@@ -109,6 +109,11 @@ pub enum Command {
         #[arg(long)]
         promote: bool,
     },
+    /// Governed product copy: generate with the language model, validated, into the review workflow.
+    Content {
+        #[command(subcommand)]
+        what: content::ContentWhat,
+    },
     /// The recommendation model registry: list, promote, roll back.
     RecommendModels {
         #[command(subcommand)]

@@ -17,11 +17,13 @@ pub mod copy;
 mod error;
 pub mod evalset;
 pub mod facts;
+pub mod jobs;
 pub mod lexicon;
 pub mod prompt;
 pub mod report;
 pub mod text;
 pub mod validate;
+pub mod workflow;
 pub mod writer;
 
 pub use config::{BrandVoice, ContentConfig};

@@ -134,6 +134,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Invalid(errors) => Self::invalid(errors),
+            StoreError::Conflict(m) => Self::conflict(m),
             StoreError::Closed => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "shutting-down",

@@ -12,6 +12,7 @@ mod error;
 mod metrics;
 mod openapi;
 mod routes;
+pub mod webhooks;
 
 pub use error::ApiError;
 pub use metrics::Metrics;
@@ -108,6 +109,17 @@ pub struct AppState {
     pub rec_store: Option<Arc<dyn vitrine_store::RecStore>>,
     /// True while a training run started over HTTP is in progress.
     pub training: Arc<tokio::sync::Mutex<bool>>,
+    /// Governed copy, when enabled (`Err`: the routes answer 503 with the reason).
+    pub content: Result<ContentServices, String>,
+}
+
+/// The content workflow and its job runner.
+#[derive(Clone)]
+pub struct ContentServices {
+    /// States, edits, reviews, rollback, queue.
+    pub workflow: vitrine_content::workflow::Workflow,
+    /// Generation jobs.
+    pub jobs: vitrine_content::jobs::Jobs,
 }
 
 /// Builds the full application (routes, middleware, OpenAPI document).

@@ -20,6 +20,10 @@ pub enum StoreError {
     /// The requested change breaks a domain rule; nothing was written.
     #[error("invalid change: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Invalid(Vec<vitrine_core::FieldError>),
+    /// The write was based on state that has changed since it was read (a concurrent edit, a stale
+    /// transition); nothing was written.
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// The store is shutting down and accepts no more writes.
     #[error("the store is shutting down")]
     Closed,

@@ -13,11 +13,16 @@
 //! - **Nothing is dropped for naming an unknown product.** Such events are stored and flagged.
 //! - **History is kept by the database itself** (triggers), so no write path can forget it.
 
+pub mod content;
 mod error;
 pub mod recommend;
 pub mod sqlite;
 mod types;
 
+pub use content::{
+    AuditEntry, ContentChange, ContentJob, ContentStore, ContentVersion, JobItem,
+    NewContentVersion, ProductFunnel, Transition, WebhookDelivery,
+};
 pub use error::StoreError;
 pub use recommend::{
     ActiveModel, ModelVersion, RecImpression, RecStore, RewardEntry, RewardTotals,

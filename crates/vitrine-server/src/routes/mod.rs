@@ -1,6 +1,7 @@
 //! Route table. Each submodule owns one resource; handlers carry `#[utoipa::path]` so `/openapi.json` is
 //! generated from them.
 
+mod content;
 mod events;
 mod health;
 mod models;
@@ -44,6 +45,16 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(recommend::rollback))
         .routes(routes!(recommend::train))
         .routes(routes!(recommend::recommend_get, recommend::recommend_post))
+        .routes(routes!(content::create_job))
+        .routes(routes!(content::get_job))
+        .routes(routes!(content::review_queue))
+        .routes(routes!(content::approve))
+        .routes(routes!(content::reject))
+        .routes(routes!(content::publish))
+        .routes(routes!(content::edit))
+        .routes(routes!(content::rollback))
+        .routes(routes!(content::published))
+        .routes(routes!(content::history))
 }
 
 /// A JSON request body as `T`: invalid UTF-8 names the byte, a bad field names its path. `Ok(None)` for an

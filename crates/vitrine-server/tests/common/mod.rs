@@ -60,7 +60,22 @@ pub async fn start(config: ServerConfig) -> Server {
         catalog_changed.clone(),
         std::time::Duration::from_millis(50),
     );
+    let content_workflow = vitrine_content::workflow::Workflow::new(
+        store.clone(),
+        sqlite.clone() as Arc<dyn vitrine_store::ContentStore>,
+        vitrine_content::ContentConfig::default(),
+    );
+    let content = vitrine_server::ContentServices {
+        jobs: vitrine_content::jobs::Jobs::new(
+            store.clone(),
+            sqlite.clone() as Arc<dyn vitrine_store::ContentStore>,
+            content_workflow.clone(),
+            None,
+        ),
+        workflow: content_workflow,
+    };
     let state = AppState {
+        content: Ok(content),
         store,
         search: Ok(engine),
         recommend: Ok(recommend),

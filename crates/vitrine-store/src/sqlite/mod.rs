@@ -4,6 +4,7 @@
 //! separate pool so listing and exports never wait behind an import. Event appends from concurrent callers
 //! are merged into one transaction by [`events::GroupCommitter`], so one fsync acknowledges many requests.
 
+mod content;
 mod events;
 mod products;
 mod recommend;
