@@ -402,6 +402,30 @@ async fn demo(config: &mut Config, demo_config: DemoConfig, no_serve: bool) -> a
     if config.recommend.enabled {
         crate::recommend::train(config, &store, true).await?;
     }
+    // A first copy job (five products) that the server's job runner writes with the local model.
+    let content_job =
+        match crate::content::services(config, store.clone(), Err("queued only".into())) {
+            Ok(s) => {
+                let spec = vitrine_content::jobs::JobSpec {
+                    filter: Some(vitrine_content::jobs::ProductFilter {
+                        limit: Some(5),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                };
+                match s.jobs.create(&spec).await {
+                    Ok(job) => job.id,
+                    Err(e) => {
+                        tracing::warn!("demo content job not queued: {e}");
+                        String::new()
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!("content disabled: {e}");
+                String::new()
+            }
+        };
     if no_serve {
         store.close().await;
         return Ok(());
@@ -424,6 +448,9 @@ async fn demo(config: &mut Config, demo_config: DemoConfig, no_serve: bool) -> a
          curl -s http://{{addr}}/v1/recommend/models | head -c 400\n  curl -s http://{{addr}}/v1/stats\n  curl -s http://{{addr}}/metrics | head\n  \
          curl -s http://{{addr}}/openapi.json | head -c 300\n  \
          curl -s http://{{addr}}/v1/embeddings -H 'content-type: application/json' -d '{{\"input\": \"waterproof hiking boots\"}}' | head -c 200\n  \
+         curl -s http://{{addr}}/v1/content/jobs/{content_job}\n  \
+         curl -s http://{{addr}}/v1/content/review-queue | head -c 600\n  \
+         curl -s http://{{addr}}/v1/products/SKU-0000001/content/history | head -c 600\n  \
          curl -s http://{{addr}}/v1/chat/completions -H 'content-type: application/json' -d '{{\"messages\": [{{\"role\": \"user\", \"content\": \"Describe a navy linen shirt in one sentence.\"}}], \"max_tokens\": 60}}'\n\
          Stop with Ctrl-C."
     );

@@ -16,6 +16,8 @@ const WEIGHTS: &[(&str, f64)] = &[
     ("seo", 0.15),
     ("injection", 0.1),
 ];
+/// Highest confidence of copy written from a title alone (always below the auto-publish threshold).
+const THIN_INPUT_CAP: f64 = 0.6;
 /// Highest confidence a copy with any error-level finding can have.
 const CAP_WITH_ERRORS: f64 = 0.5;
 
@@ -37,6 +39,17 @@ pub fn validate(
     let input_text = crate::facts::product_text(product);
     for f in injection::findings(&input_text) {
         findings.push(locate("input", f));
+    }
+    let thin = product.description.trim().is_empty() && product.attributes.is_empty();
+    if thin {
+        findings.push(locate("input", Finding {
+            check: "facts".into(),
+            code: "thin_input".into(),
+            severity: Severity::Warning,
+            span: None,
+            text: String::new(),
+            message: "the product has no description and no attributes: minimal copy, a person must review it".into(),
+        }));
     }
     for (section, text) in copy.sections() {
         // The title suggestion restates the product's own title; the bullets are its own clauses. Both are
@@ -156,6 +169,9 @@ pub fn validate(
     {
         confidence = confidence.min(CAP_WITH_ERRORS);
     }
+    if thin {
+        confidence = confidence.min(THIN_INPUT_CAP);
+    }
     if copy.opening.trim().is_empty() {
         confidence = confidence.min(0.3);
     }
@@ -165,5 +181,53 @@ pub fn validate(
         claims_checked: claims,
         reading_grade: grade,
         confidence,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn product(title: &str, description: &str) -> Product {
+        let input: vitrine_core::ProductInput = serde_json::from_value(serde_json::json!({
+            "id": "p", "title": title, "description": description, "price": "10", "currency": "USD",
+            "inventory": {"quantity": 1}
+        }))
+        .expect("product");
+        input.validate(chrono::Utc::now()).expect("valid")
+    }
+
+    #[test]
+    fn a_title_only_product_gets_minimal_copy_that_waits_for_a_person() {
+        let p = product("Blue mug", "");
+        let copy = crate::copy::assemble(
+            &p,
+            "A blue mug for your morning coffee.",
+            &BrandVoice::default(),
+        );
+        let r = validate(&p, &copy, &BrandVoice::default(), &[]);
+        assert!(r.findings.iter().any(|f| f.finding.code == "thin_input"));
+        assert!(r.confidence <= THIN_INPUT_CAP);
+    }
+
+    #[test]
+    fn a_50000_character_description_is_validated_without_trouble() {
+        let long =
+            "Blue cotton shirt with a spread collar, long sleeves and two pockets. ".repeat(720);
+        assert!(long.len() >= 50_000);
+        let p = product("Blue shirt", &long);
+        let copy = crate::copy::assemble(
+            &p,
+            "A blue cotton shirt.\n\nMachine wash.",
+            &BrandVoice::default(),
+        );
+        assert!(copy.bullets.len() <= BrandVoice::default().lengths.bullets.max);
+        let messages = crate::prompt::messages(&p, &BrandVoice::default(), &[], &[]);
+        assert!(
+            messages[1].content.len() < 2_000,
+            "the prompt carries a bounded slice of the description"
+        );
+        let r = validate(&p, &copy, &BrandVoice::default(), &[]);
+        assert!(!r.has_fact_findings(), "{:?}", r.findings);
     }
 }
