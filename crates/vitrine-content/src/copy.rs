@@ -156,7 +156,25 @@ pub fn spec_bullets(product: &Product, max: usize) -> Vec<String> {
             out.push(capitalise(&s));
         }
     };
-    for sentence in sentence_texts(&description) {
+    // "Warranty: 1 month" is one specification: a label ending in ':' stays with what follows it.
+    let mut sentences: Vec<String> = Vec::new();
+    let mut label: Option<String> = None;
+    for r in text::sentences(&description) {
+        let piece = description[r.clone()].trim().to_string();
+        let piece = match label.take() {
+            Some(l) => format!("{l}: {piece}"),
+            None => piece,
+        };
+        if description[r.end..].trim_start().starts_with(':')
+            && piece.split_whitespace().count() <= 4
+        {
+            label = Some(piece);
+        } else {
+            sentences.push(piece);
+        }
+    }
+    sentences.extend(label);
+    for sentence in sentences {
         for clause in sentence.split(", ") {
             let clause = clause.trim_start_matches("has ").trim_start_matches("and ");
             push(clause.to_string());
@@ -215,5 +233,26 @@ pub fn assemble(product: &Product, generated: &str, voice: &BrandVoice) -> Produ
         bullets: spec_bullets(product, l.bullets.max),
         closing,
         meta_description,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specification_labels_stay_with_their_values() {
+        let input: vitrine_core::ProductInput = serde_json::from_value(serde_json::json!({
+            "id": "p", "title": "Flats", "price": "10", "currency": "INR", "inventory": {"quantity": 1},
+            "description": "Cushioned footbedTextured outsoleWarranty: 1 monthWarranty provided by brand"
+        }))
+        .expect("product");
+        let p = input.validate(chrono::Utc::now()).expect("valid");
+        let bullets = spec_bullets(&p, 8);
+        assert!(
+            bullets.contains(&"Warranty: 1 month".to_string()),
+            "{bullets:?}"
+        );
+        assert!(!bullets.contains(&"1 month".to_string()));
     }
 }
