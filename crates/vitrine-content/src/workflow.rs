@@ -72,22 +72,32 @@ fn webhook(
     })
 }
 
-fn transition(
+/// Adds a state change of `v` to `change` together with its webhook event, so every transition is announced.
+fn move_version(
+    change: &mut ContentChange,
     v: &ContentVersion,
     to: &str,
     actor: &str,
-    reason: Option<&str>,
+    reason: &str,
     review: bool,
-) -> Transition {
-    Transition {
+) {
+    change.transitions.push(Transition {
         product_id: v.product_id.clone(),
         version: v.version,
         from: v.state.clone(),
         to: to.into(),
         actor: actor.into(),
-        reason: reason.map(str::to_string),
+        reason: Some(reason.to_string()),
         review,
-    }
+    });
+    change.webhooks.push(webhook(
+        &v.product_id,
+        v.version,
+        Some(&v.state),
+        to,
+        actor,
+        Some(reason),
+    ));
 }
 
 impl Workflow {
@@ -255,17 +265,7 @@ impl Workflow {
                 || (new_state == state::PUBLISHED && v.state == state::PUBLISHED);
             if replaced {
                 let why = format!("superseded by a newer version ({reason})");
-                change
-                    .transitions
-                    .push(transition(v, state::SUPERSEDED, actor, Some(&why), false));
-                change.webhooks.push(webhook(
-                    &v.product_id,
-                    v.version,
-                    Some(&v.state),
-                    state::SUPERSEDED,
-                    actor,
-                    Some(&why),
-                ));
+                move_version(&mut change, v, state::SUPERSEDED, actor, &why, false);
             }
         }
         change.webhooks.push(webhook(
@@ -365,21 +365,7 @@ impl Workflow {
             )));
         }
         let mut change = ContentChange::default();
-        change.transitions.push(transition(
-            &v,
-            state::APPROVED,
-            reviewer,
-            Some(reason),
-            true,
-        ));
-        change.webhooks.push(webhook(
-            product_id,
-            version,
-            Some(&v.state),
-            state::APPROVED,
-            reviewer,
-            Some(reason),
-        ));
+        move_version(&mut change, &v, state::APPROVED, reviewer, reason, true);
         if publish {
             let approved = ContentVersion {
                 state: state::APPROVED.into(),
@@ -404,33 +390,9 @@ impl Workflow {
             .filter(|x| x.state == state::PUBLISHED && x.version != v.version)
         {
             let why = format!("replaced by version {}", v.version);
-            change.transitions.push(transition(
-                live,
-                state::SUPERSEDED,
-                actor,
-                Some(&why),
-                false,
-            ));
-            change.webhooks.push(webhook(
-                &live.product_id,
-                live.version,
-                Some(state::PUBLISHED),
-                state::SUPERSEDED,
-                actor,
-                Some(&why),
-            ));
+            move_version(change, live, state::SUPERSEDED, actor, &why, false);
         }
-        change
-            .transitions
-            .push(transition(v, state::PUBLISHED, actor, Some(reason), false));
-        change.webhooks.push(webhook(
-            &v.product_id,
-            v.version,
-            Some(&v.state),
-            state::PUBLISHED,
-            actor,
-            Some(reason),
-        ));
+        move_version(change, v, state::PUBLISHED, actor, reason, false);
     }
 
     /// Publishes an approved version.
@@ -469,24 +431,8 @@ impl Workflow {
                 v.state
             )));
         }
-        let change = ContentChange {
-            transitions: vec![transition(
-                &v,
-                state::REJECTED,
-                reviewer,
-                Some(reason),
-                true,
-            )],
-            webhooks: vec![webhook(
-                product_id,
-                version,
-                Some(&v.state),
-                state::REJECTED,
-                reviewer,
-                Some(reason),
-            )],
-            ..ContentChange::default()
-        };
+        let mut change = ContentChange::default();
+        move_version(&mut change, &v, state::REJECTED, reviewer, reason, true);
         self.content.apply_content_change(change).await?;
         Ok(self.version(product_id, version).await?.0)
     }
