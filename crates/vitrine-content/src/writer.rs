@@ -128,13 +128,14 @@ impl CopyWriter {
         for round in 0..=self.config.regenerations {
             rounds = round + 1;
             let messages = prompt::messages(product, &self.config.voice, keywords, &feedback);
-            for i in 0..n {
-                let seed = self.config.seed + (round * n + i) as u64;
-                let options = self.options(seed);
-                let generation = self
-                    .generator
-                    .generate(messages.clone(), options, None)
-                    .await?;
+            let seeds: Vec<u64> = (0..n)
+                .map(|i| self.config.seed + (round * n + i) as u64)
+                .collect();
+            let options = seeds.iter().map(|&seed| self.options(seed)).collect();
+            // One call for all candidates: the local backend reads the prompt once and decodes them
+            // together.
+            let generations = self.generator.generate_many(messages, options).await?;
+            for (seed, generation) in seeds.into_iter().zip(generations) {
                 let copy = copy::assemble(product, &generation.text, &self.config.voice);
                 let report = validate(product, &copy, &self.config.voice, keywords);
                 all.push(Candidate {

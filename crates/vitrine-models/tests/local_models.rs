@@ -265,3 +265,74 @@ async fn streaming_deltas_add_up_and_prompts_run_concurrently() {
         .unwrap_err();
     assert!(matches!(err, ModelError::InvalidInput(_)));
 }
+
+/// Vitrine's own forward pass must compute what candle's reference Llama computes on the same file.
+#[test]
+fn forward_pass_matches_candles_reference_llama() {
+    use candle_core::{quantized::gguf_file, Device, Tensor};
+    use candle_transformers::models::quantized_llama::ModelWeights;
+    let g = generator();
+    let path = models_dir().join("smollm2-135m-instruct/model.gguf");
+    let mut file = std::fs::File::open(&path).unwrap();
+    let content = gguf_file::Content::read(&mut file).unwrap();
+    let mut reference = ModelWeights::from_gguf(content, &mut file, &Device::Cpu).unwrap();
+    for prompt in [
+        "<|im_start|>user\nDescribe a navy linen shirt.<|im_end|>\n<|im_start|>assistant\n",
+        "Waterproof hiking boots, size 10, 1-year warranty. Features:",
+        "Ünïcödé 42 × 7 = ?",
+    ] {
+        let ours = g.prompt_logits(prompt).unwrap();
+        let ids = g
+            .tokenizer()
+            .encode(prompt, false)
+            .unwrap()
+            .get_ids()
+            .to_vec();
+        let input = Tensor::new(ids.as_slice(), &Device::Cpu)
+            .unwrap()
+            .unsqueeze(0)
+            .unwrap();
+        let theirs: Vec<f32> = reference
+            .forward(&input, 0)
+            .unwrap()
+            .squeeze(0)
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let argmax = |v: &[f32]| {
+            v.iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map(|(i, _)| i)
+        };
+        assert_eq!(argmax(&ours), argmax(&theirs), "{prompt:?}");
+        let c = cosine(&ours, &theirs);
+        assert!(c > 0.995, "{prompt:?}: cosine {c}");
+    }
+}
+
+#[tokio::test]
+async fn completions_decoded_together_equal_lone_generations() {
+    let g = generator();
+    let options: Vec<GenerateOptions> = (0..3)
+        .map(|i| GenerateOptions {
+            max_tokens: 24 + 8 * i,
+            temperature: 0.8,
+            seed: 100 + i as u64,
+            ..Default::default()
+        })
+        .collect();
+    let prompt = ask("Write one sentence about a wool scarf.");
+    let together = g
+        .generate_many(prompt.clone(), options.clone())
+        .await
+        .unwrap();
+    assert_eq!(together.len(), 3);
+    for (o, t) in options.into_iter().zip(&together) {
+        let alone = g.generate(prompt.clone(), o, None).await.unwrap();
+        assert_eq!(alone.text, t.text);
+    }
+    assert_ne!(together[0].text, together[1].text);
+    let err = g.generate_many(prompt, vec![]).await.unwrap_err();
+    assert!(matches!(err, ModelError::InvalidInput(_)));
+}

@@ -1,22 +1,22 @@
-//! SmolLM2-135M-Instruct (Q4_1 GGUF) in-process with candle's quantized llama. A small pool of model
-//! instances (each with its own KV cache) serves several prompts at once; each generation runs on a
-//! blocking thread while candle spreads the matrix work over the cores.
+//! SmolLM2-135M-Instruct (Q4_1 GGUF) in-process on Vitrine's own quantized Llama forward pass
+//! ([`super::engine`]). One copy of the weights serves every request; each generation owns its KV cache.
+//! Several completions of one prompt ([`Generator::generate_many`]) share a single pass over the prompt
+//! and are decoded together, so each step reads the weights once for all of them.
 
 use super::{
-    banned::BannedPhrases, chat_ml, check_messages, gguf_tokenizer, requant, ChatMessage,
-    FinishReason, GenerateOptions, Generation, Generator,
+    banned::BannedPhrases,
+    chat_ml, check_messages,
+    engine::{KvCache, Llama, StepToken},
+    gguf_tokenizer, ChatMessage, FinishReason, GenerateOptions, Generation, Generator,
 };
 use crate::{fetch, manifest::Manifest, ModelError};
 use async_trait::async_trait;
-use candle_core::{quantized::gguf_file, DType, Device, Tensor};
-use candle_transformers::{
-    generation::{LogitsProcessor, Sampling},
-    models::quantized_llama::ModelWeights,
-};
+use candle_core::{quantized::gguf_file, Device, Tensor};
+use candle_transformers::generation::{LogitsProcessor, Sampling};
 use std::{
     path::{Path, PathBuf},
-    sync::{Arc, Mutex},
-    time::Instant,
+    sync::Arc,
+    time::{Duration, Instant},
 };
 use tokenizers::Tokenizer;
 use tokio::sync::{mpsc, Semaphore};
@@ -27,12 +27,16 @@ pub const MODEL_NAME: &str = "smollm2-135m-instruct";
 const REPEAT_WINDOW: usize = 64;
 /// Resamples allowed per step when candidates hit banned phrases, before ending the turn.
 const MAX_BAN_RETRIES: usize = 64;
+/// Most completions decoded together for one prompt.
+pub const MAX_COMPLETIONS: usize = 16;
 
 struct Shared {
+    /// The threads the forward pass runs on. Generation runs *inside* this pool so the calling thread
+    /// takes a share of every matrix product instead of sleeping and waking ~250 times per token.
+    threads: rayon::ThreadPool,
     tokenizer: Tokenizer,
     special: gguf_tokenizer::SpecialTokens,
-    context_length: usize,
-    pool: Mutex<Vec<ModelWeights>>,
+    model: Llama,
     permits: Semaphore,
 }
 
@@ -42,52 +46,228 @@ pub struct LocalGenerator {
     shared: Arc<Shared>,
 }
 
-fn load_weights(path: &Path) -> Result<(gguf_file::Content, ModelWeights), ModelError> {
-    let io = |source| ModelError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut file = std::fs::File::open(path).map_err(io)?;
-    let content = gguf_file::Content::read(&mut file)
-        .map_err(|e| ModelError::Runtime(format!("reading GGUF: {e}")))?;
-    let meta = gguf_file::Content::read(&mut std::fs::File::open(path).map_err(io)?)
-        .map_err(|e| ModelError::Runtime(format!("reading GGUF: {e}")))?;
-    let weights = match requant::requantized_gguf(&content, &mut file)? {
-        Some((fast, mut bytes)) => ModelWeights::from_gguf(fast, &mut bytes, &Device::Cpu)?,
-        None => ModelWeights::from_gguf(content, &mut file, &Device::Cpu)?,
-    };
-    Ok((meta, weights))
+fn sampling(o: &GenerateOptions) -> Sampling {
+    if o.temperature <= 0.0 {
+        Sampling::ArgMax
+    } else if o.top_k > 0 && o.top_p < 1.0 {
+        Sampling::TopKThenTopP {
+            k: o.top_k,
+            p: o.top_p,
+            temperature: o.temperature,
+        }
+    } else if o.top_k > 0 {
+        Sampling::TopK {
+            k: o.top_k,
+            temperature: o.temperature,
+        }
+    } else if o.top_p < 1.0 {
+        Sampling::TopP {
+            p: o.top_p,
+            temperature: o.temperature,
+        }
+    } else {
+        Sampling::All {
+            temperature: o.temperature,
+        }
+    }
+}
+
+/// Divides positive logits and multiplies negative ones of recently generated tokens (each token once).
+fn apply_repeat_penalty(logits: &mut [f32], penalty: f32, recent: &[u32]) {
+    let mut seen = std::collections::HashSet::new();
+    for &t in recent {
+        if seen.insert(t) {
+            if let Some(l) = logits.get_mut(t as usize) {
+                *l = if *l >= 0.0 {
+                    *l / penalty
+                } else {
+                    *l * penalty
+                };
+            }
+        }
+    }
+}
+
+/// The decoding state of one completion: sampling, bans, stop sequences, streaming.
+struct Sequence<'a> {
+    options: &'a GenerateOptions,
+    sampler: LogitsProcessor,
+    banned: BannedPhrases,
+    generated: Vec<u32>,
+    text: String,
+    streamed: usize,
+    finish: FinishReason,
+    done: bool,
+    first_token: Option<Duration>,
+    elapsed: Duration,
+    stream: Option<&'a mpsc::UnboundedSender<String>>,
+}
+
+impl<'a> Sequence<'a> {
+    fn new(
+        options: &'a GenerateOptions,
+        stream: Option<&'a mpsc::UnboundedSender<String>>,
+    ) -> Self {
+        Self {
+            options,
+            sampler: LogitsProcessor::from_sampling(options.seed, sampling(options)),
+            banned: BannedPhrases::new(&options.banned),
+            generated: Vec::new(),
+            text: String::new(),
+            streamed: 0,
+            finish: FinishReason::Length,
+            done: false,
+            first_token: None,
+            elapsed: Duration::ZERO,
+            stream,
+        }
+    }
+
+    /// Takes the logits after the last token; returns the next token to feed, or `None` once finished.
+    fn advance(
+        &mut self,
+        shared: &Shared,
+        mut logits: Vec<f32>,
+        started: Instant,
+    ) -> Result<Option<u32>, ModelError> {
+        let o = self.options;
+        let decode = |ids: &[u32]| {
+            shared
+                .tokenizer
+                .decode(ids, true)
+                .map_err(|e| ModelError::Runtime(format!("decode: {e}")))
+        };
+        let is_end = |t: u32| t == shared.special.eos || Some(t) == shared.special.end_of_turn;
+        if (o.repetition_penalty - 1.0).abs() > f32::EPSILON {
+            let from = self.generated.len().saturating_sub(REPEAT_WINDOW);
+            apply_repeat_penalty(&mut logits, o.repetition_penalty, &self.generated[from..]);
+        }
+        let next = if self.banned.is_empty() {
+            self.sampler
+                .sample(&Tensor::new(logits.as_slice(), &Device::Cpu)?)?
+        } else {
+            let chars_so_far = self.text.chars().count();
+            let mut chosen = None;
+            for _ in 0..MAX_BAN_RETRIES {
+                let candidate = self
+                    .sampler
+                    .sample(&Tensor::new(logits.as_slice(), &Device::Cpu)?)?;
+                if is_end(candidate) {
+                    chosen = Some(candidate);
+                    break;
+                }
+                let mut probe = self.generated.clone();
+                probe.push(candidate);
+                if !self.banned.violated_by(&decode(&probe)?, chars_so_far) {
+                    chosen = Some(candidate);
+                    break;
+                }
+                logits[candidate as usize] = f32::NEG_INFINITY;
+            }
+            chosen.unwrap_or(shared.special.eos)
+        };
+        self.first_token.get_or_insert_with(|| started.elapsed());
+        let next = if is_end(next) {
+            self.finish = FinishReason::Stop;
+            None
+        } else {
+            self.generated.push(next);
+            self.text = decode(&self.generated)?;
+            if let Some(cut) = o
+                .stop
+                .iter()
+                .filter_map(|st| self.text.find(st.as_str()))
+                .min()
+            {
+                self.text.truncate(cut);
+                self.finish = FinishReason::Stop;
+                None
+            } else if self.generated.len() >= o.max_tokens {
+                None
+            } else {
+                Some(next)
+            }
+        };
+        if !self.stream_text(next.is_none()) {
+            return Ok(self.finish_now(started)); // the client went away: stop spending CPU on it
+        }
+        if next.is_none() {
+            self.finish_now(started);
+        }
+        Ok(next)
+    }
+
+    fn finish_now(&mut self, started: Instant) -> Option<u32> {
+        self.done = true;
+        self.elapsed = started.elapsed();
+        None
+    }
+
+    /// Sends what can be sent; `false` when the receiver is gone.
+    fn stream_text(&mut self, last: bool) -> bool {
+        let Some(tx) = self.stream else { return true };
+        let text = &self.text;
+        let safe = if last {
+            text.len()
+        } else {
+            // Hold back a partial UTF-8 character and anything that could be the start of a stop sequence.
+            let hold = self
+                .options
+                .stop
+                .iter()
+                .map(|st| st.len())
+                .max()
+                .unwrap_or(0)
+                .saturating_sub(1);
+            let mut safe = text.len().saturating_sub(hold);
+            while safe > self.streamed && !text.is_char_boundary(safe) {
+                safe -= 1;
+            }
+            // A trailing U+FFFD is a character still being decoded: wait for its remaining bytes.
+            if text.ends_with('\u{FFFD}') {
+                return true;
+            }
+            safe
+        };
+        if safe > self.streamed {
+            if tx.send(text[self.streamed..safe].to_string()).is_err() {
+                return false;
+            }
+            self.streamed = safe;
+        }
+        true
+    }
 }
 
 impl LocalGenerator {
-    /// Loads `instances` copies of the model (after verifying the file's sha256); `instances` prompts can be
-    /// generated concurrently.
-    pub fn load(models_dir: &Path, instances: usize) -> Result<Self, ModelError> {
+    /// Loads the model (after verifying the file's sha256); `concurrency` generations may run at once,
+    /// all sharing one copy of the weights.
+    pub fn load(models_dir: &Path, concurrency: usize) -> Result<Self, ModelError> {
         let manifest = Manifest::builtin();
         let spec = manifest
             .model(MODEL_NAME)
             .ok_or_else(|| ModelError::Runtime("manifest lacks the LLM".into()))?;
         let dir = fetch::verify(models_dir, spec)?;
         let path: PathBuf = dir.join("model.gguf");
-        let (meta, first) = load_weights(&path)?;
-        let (tokenizer, special) = gguf_tokenizer::from_gguf(&meta)?;
-        let context_length = meta
-            .metadata
-            .get("llama.context_length")
-            .and_then(|v| v.to_u32().ok())
-            .unwrap_or(2048) as usize;
-        let mut pool = vec![first];
-        for _ in 1..instances.max(1) {
-            pool.push(load_weights(&path)?.1);
-        }
-        let n = pool.len();
+        let io = |source| ModelError::Io {
+            path: path.clone(),
+            source,
+        };
+        let mut file = std::fs::File::open(&path).map_err(io)?;
+        let content = gguf_file::Content::read(&mut file)
+            .map_err(|e| ModelError::Runtime(format!("reading GGUF: {e}")))?;
+        let model = Llama::from_gguf(&content, &mut file)?;
+        let (tokenizer, special) = gguf_tokenizer::from_gguf(&content)?;
         Ok(Self {
             shared: Arc::new(Shared {
+                threads: rayon::ThreadPoolBuilder::new()
+                    .thread_name(|i| format!("vitrine-llm-{i}"))
+                    .build()
+                    .map_err(|e| ModelError::Runtime(format!("starting LLM threads: {e}")))?,
                 tokenizer,
                 special,
-                context_length,
-                pool: Mutex::new(pool),
-                permits: Semaphore::new(n),
+                model,
+                permits: Semaphore::new(concurrency.max(1)),
             }),
         })
     }
@@ -97,44 +277,75 @@ impl LocalGenerator {
         &self.shared.tokenizer
     }
 
-    /// Generates from a raw prompt (already templated) on the calling thread, using one pooled instance.
+    /// The next-token logits after a raw prompt: what the runtime is checked against a reference
+    /// implementation with.
+    pub fn prompt_logits(&self, prompt: &str) -> Result<Vec<f32>, ModelError> {
+        let s = &self.shared;
+        let ids = s
+            .tokenizer
+            .encode(prompt, false)
+            .map_err(|e| ModelError::Runtime(format!("tokenizer: {e}")))?
+            .get_ids()
+            .to_vec();
+        if ids.is_empty() {
+            return Err(ModelError::InvalidInput("the prompt is empty".into()));
+        }
+        let mut cache = s.model.new_cache(ids.len());
+        let tokens: Vec<StepToken> = ids
+            .iter()
+            .map(|&token| StepToken { sequence: 0, token })
+            .collect();
+        s.threads
+            .install(|| {
+                s.model
+                    .forward(std::slice::from_mut(&mut cache), &tokens, &[ids.len() - 1])
+            })?
+            .pop()
+            .ok_or_else(|| ModelError::Runtime("no logits for the prompt".into()))
+    }
+
+    /// Generates from a raw prompt (already templated) on the calling thread.
     pub fn generate_prompt_blocking(
         &self,
         prompt: &str,
         options: &GenerateOptions,
         stream: Option<&mpsc::UnboundedSender<String>>,
     ) -> Result<Generation, ModelError> {
-        options.check()?;
-        let mut model = {
-            let mut pool = self
-                .shared
-                .pool
-                .lock()
-                .map_err(|_| ModelError::Runtime("pool lock poisoned".into()))?;
-            pool.pop()
-                .ok_or_else(|| ModelError::Runtime("no free model instance".into()))?
-        };
-        let result = self.run(&mut model, prompt, options, stream);
-        if let Ok(mut pool) = self.shared.pool.lock() {
-            pool.push(model);
-        }
-        result
+        let mut all = self.generate_many_blocking(prompt, std::slice::from_ref(options), stream)?;
+        all.pop()
+            .ok_or_else(|| ModelError::Runtime("no completion was produced".into()))
     }
 
-    fn run(
+    /// Completes one raw prompt once per entry of `options`: the prompt is processed once, its cache
+    /// copied to every completion, and the completions decoded together. Completion `i` is exactly what
+    /// a lone generation with `options[i]` produces. `stream` receives the first completion's text.
+    pub fn generate_many_blocking(
         &self,
-        model: &mut ModelWeights,
         prompt: &str,
-        o: &GenerateOptions,
+        options: &[GenerateOptions],
         stream: Option<&mpsc::UnboundedSender<String>>,
-    ) -> Result<Generation, ModelError> {
+    ) -> Result<Vec<Generation>, ModelError> {
+        self.shared
+            .threads
+            .install(|| self.generate_many_in_pool(prompt, options, stream))
+    }
+
+    fn generate_many_in_pool(
+        &self,
+        prompt: &str,
+        options: &[GenerateOptions],
+        stream: Option<&mpsc::UnboundedSender<String>>,
+    ) -> Result<Vec<Generation>, ModelError> {
+        if options.is_empty() || options.len() > MAX_COMPLETIONS {
+            return Err(ModelError::InvalidInput(format!(
+                "ask for 1 to {MAX_COMPLETIONS} completions"
+            )));
+        }
+        for o in options {
+            o.check()?;
+        }
         let s = &self.shared;
         let started = Instant::now();
-        let decode = |ids: &[u32]| {
-            s.tokenizer
-                .decode(ids, true)
-                .map_err(|e| ModelError::Runtime(format!("decode: {e}")))
-        };
         let prompt_ids = s
             .tokenizer
             .encode(prompt, false)
@@ -144,133 +355,69 @@ impl LocalGenerator {
         if prompt_ids.is_empty() {
             return Err(ModelError::InvalidInput("the prompt is empty".into()));
         }
-        if prompt_ids.len() + o.max_tokens > s.context_length {
+        let longest = options.iter().map(|o| o.max_tokens).max().unwrap_or(1);
+        let context = s.model.config().context_length;
+        if prompt_ids.len() + longest > context {
             return Err(ModelError::InvalidInput(format!(
-                "prompt ({} tokens) + max_tokens ({}) exceeds the model's context of {} tokens",
+                "prompt ({} tokens) + max_tokens ({longest}) exceeds the model's context of {context} tokens",
                 prompt_ids.len(),
-                o.max_tokens,
-                s.context_length
             )));
         }
-        let sampling = if o.temperature <= 0.0 {
-            Sampling::ArgMax
-        } else if o.top_k > 0 && o.top_p < 1.0 {
-            Sampling::TopKThenTopP {
-                k: o.top_k,
-                p: o.top_p,
-                temperature: o.temperature,
-            }
-        } else if o.top_k > 0 {
-            Sampling::TopK {
-                k: o.top_k,
-                temperature: o.temperature,
-            }
-        } else if o.top_p < 1.0 {
-            Sampling::TopP {
-                p: o.top_p,
-                temperature: o.temperature,
-            }
-        } else {
-            Sampling::All {
-                temperature: o.temperature,
-            }
-        };
-        let mut sampler = LogitsProcessor::from_sampling(o.seed, sampling);
-        let banned = BannedPhrases::new(&o.banned);
-        let is_end = |t: u32| t == s.special.eos || Some(t) == s.special.end_of_turn;
-        let mut generated: Vec<u32> = Vec::new();
-        let mut text = String::new();
-        let mut streamed = 0usize;
-        let mut ttft = None;
-        let mut finish = FinishReason::Length;
-        let mut pos = 0usize;
-        let mut input: Vec<u32> = prompt_ids.clone();
-        for _ in 0..o.max_tokens {
-            let x = Tensor::new(input.as_slice(), &Device::Cpu)?.unsqueeze(0)?;
-            let logits = model.forward(&x, pos)?.squeeze(0)?.to_dtype(DType::F32)?;
-            pos += input.len();
-            let logits =
-                if (o.repetition_penalty - 1.0).abs() > f32::EPSILON && !generated.is_empty() {
-                    let from = generated.len().saturating_sub(REPEAT_WINDOW);
-                    candle_transformers::utils::apply_repeat_penalty(
-                        &logits,
-                        o.repetition_penalty,
-                        &generated[from..],
-                    )?
-                } else {
-                    logits
-                };
-            let next = if banned.is_empty() {
-                sampler.sample(&logits)?
-            } else {
-                let mut values: Vec<f32> = logits.to_vec1()?;
-                let chars_so_far = text.chars().count();
-                let mut chosen = None;
-                for _ in 0..MAX_BAN_RETRIES {
-                    let candidate =
-                        sampler.sample(&Tensor::new(values.as_slice(), &Device::Cpu)?)?;
-                    if is_end(candidate) {
-                        chosen = Some(candidate);
-                        break;
-                    }
-                    let mut probe = generated.clone();
-                    probe.push(candidate);
-                    if !banned.violated_by(&decode(&probe)?, chars_so_far) {
-                        chosen = Some(candidate);
-                        break;
-                    }
-                    values[candidate as usize] = f32::NEG_INFINITY;
-                }
-                chosen.unwrap_or(s.special.eos)
-            };
-            ttft.get_or_insert_with(|| started.elapsed());
-            if is_end(next) {
-                finish = FinishReason::Stop;
-                break;
-            }
-            generated.push(next);
-            input = vec![next];
-            text = decode(&generated)?;
-            if let Some(cut) = o.stop.iter().filter_map(|st| text.find(st.as_str())).min() {
-                text.truncate(cut);
-                finish = FinishReason::Stop;
-                break;
-            }
-            if let Some(tx) = stream {
-                // Hold back a partial UTF-8 character and anything that could be the start of a stop sequence.
-                let hold = o
-                    .stop
-                    .iter()
-                    .map(|st| st.len())
-                    .max()
-                    .unwrap_or(0)
-                    .saturating_sub(1);
-                let mut safe = text.len().saturating_sub(hold);
-                while safe > streamed && !text.is_char_boundary(safe) {
-                    safe -= 1;
-                }
-                // A trailing U+FFFD is a character still being decoded: wait for its remaining bytes.
-                if safe > streamed && !text.ends_with('\u{FFFD}') {
-                    if tx.send(text[streamed..safe].to_string()).is_err() {
-                        break; // the client went away: stop spending CPU on it
-                    }
-                    streamed = safe;
-                }
+        let mut prefix = s.model.new_cache(prompt_ids.len() + longest);
+        let tokens: Vec<StepToken> = prompt_ids
+            .iter()
+            .map(|&token| StepToken { sequence: 0, token })
+            .collect();
+        let first_logits = s
+            .model
+            .forward(
+                std::slice::from_mut(&mut prefix),
+                &tokens,
+                &[tokens.len() - 1],
+            )?
+            .pop()
+            .ok_or_else(|| ModelError::Runtime("no logits for the prompt".into()))?;
+        let mut caches: Vec<KvCache> = vec![prefix; options.len()];
+        let mut sequences: Vec<Sequence> = options
+            .iter()
+            .enumerate()
+            .map(|(i, o)| Sequence::new(o, if i == 0 { stream } else { None }))
+            .collect();
+        let mut pending: Vec<(usize, u32)> = Vec::new();
+        for (i, seq) in sequences.iter_mut().enumerate() {
+            if let Some(t) = seq.advance(s, first_logits.clone(), started)? {
+                pending.push((i, t));
             }
         }
-        if let Some(tx) = stream {
-            if text.len() > streamed {
-                let _ = tx.send(text[streamed..].to_string());
+        while !pending.is_empty() {
+            let step: Vec<StepToken> = pending
+                .iter()
+                .map(|&(sequence, token)| StepToken { sequence, token })
+                .collect();
+            let wanted: Vec<usize> = (0..step.len()).collect();
+            let logits = s.model.forward(&mut caches, &step, &wanted)?;
+            let mut next = Vec::with_capacity(pending.len());
+            for (&(i, _), l) in pending.iter().zip(logits) {
+                if let Some(t) = sequences[i].advance(s, l, started)? {
+                    next.push((i, t));
+                }
             }
+            pending = next;
         }
-        Ok(Generation {
-            text,
-            prompt_tokens: prompt_ids.len(),
-            completion_tokens: generated.len(),
-            finish_reason: finish,
-            time_to_first_token_ms: ttft.map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0),
-            total_ms: started.elapsed().as_secs_f64() * 1000.0,
-        })
+        Ok(sequences
+            .into_iter()
+            .map(|seq| Generation {
+                text: seq.text,
+                prompt_tokens: prompt_ids.len(),
+                completion_tokens: seq.generated.len(),
+                finish_reason: seq.finish,
+                time_to_first_token_ms: seq
+                    .first_token
+                    .map(|d| d.as_secs_f64() * 1000.0)
+                    .unwrap_or(0.0),
+                total_ms: seq.elapsed.as_secs_f64() * 1000.0,
+            })
+            .collect())
     }
 }
 
@@ -301,5 +448,24 @@ impl Generator for LocalGenerator {
         })
         .await
         .map_err(|e| ModelError::Runtime(format!("generation task failed: {e}")))?
+    }
+
+    async fn generate_many(
+        &self,
+        messages: Vec<ChatMessage>,
+        options: Vec<GenerateOptions>,
+    ) -> Result<Vec<Generation>, ModelError> {
+        check_messages(&messages)?;
+        let _permit = self
+            .shared
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| ModelError::Runtime("generator closed".into()))?;
+        let me = self.clone();
+        let prompt = chat_ml(&messages);
+        tokio::task::spawn_blocking(move || me.generate_many_blocking(&prompt, &options, None))
+            .await
+            .map_err(|e| ModelError::Runtime(format!("generation task failed: {e}")))?
     }
 }

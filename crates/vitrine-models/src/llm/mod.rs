@@ -2,12 +2,12 @@
 //! implementation.
 
 mod banned;
+mod engine;
 mod gguf_tokenizer;
 mod local;
-mod requant;
 
 pub use banned::BannedPhrases;
-pub use local::{LocalGenerator, MODEL_NAME};
+pub use local::{LocalGenerator, MAX_COMPLETIONS, MODEL_NAME};
 
 use crate::ModelError;
 use async_trait::async_trait;
@@ -137,6 +137,21 @@ pub trait Generator: Send + Sync {
         options: GenerateOptions,
         stream: Option<mpsc::UnboundedSender<String>>,
     ) -> Result<Generation, ModelError>;
+
+    /// Several completions of the same messages, one per entry of `options` (typically differing only in
+    /// seed), in order. Completion `i` equals `generate(messages, options[i])`; a backend may share work
+    /// between them (the local one reads the prompt once and decodes them together).
+    async fn generate_many(
+        &self,
+        messages: Vec<ChatMessage>,
+        options: Vec<GenerateOptions>,
+    ) -> Result<Vec<Generation>, ModelError> {
+        let mut all = Vec::with_capacity(options.len());
+        for o in options {
+            all.push(self.generate(messages.clone(), o, None).await?);
+        }
+        Ok(all)
+    }
 }
 
 /// Checks messages the same way for every backend.
