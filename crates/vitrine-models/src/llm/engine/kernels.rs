@@ -103,15 +103,15 @@ pub fn matmul<B: Kernel>(
 }
 
 /// Every row of `blocks` × every activation row, into `out` in [row][t] order, tile by tile.
-#[inline(never)]
-fn rows_into<B: Kernel>(blocks: &[B], per: usize, acts: &[ActBlock], out: &mut [f32]) {
+#[inline(always)]
+fn rows_into_with<B: Kernel, D: Dot>(blocks: &[B], per: usize, acts: &[ActBlock], out: &mut [f32]) {
     let batch = acts.len() / per;
     let count = blocks.len() / per;
     let row = |r: usize| &blocks[r * per..(r + 1) * per];
     let act = |t: usize| &acts[t * per..(t + 1) * per];
     macro_rules! run {
         ($r:expr, $t:expr, $R:literal, $T:literal) => {{
-            let tile = tile::<B, $R, $T>(
+            let tile = tile::<B, D, $R, $T>(
                 std::array::from_fn(|i| row($r + i)),
                 std::array::from_fn(|j| act($t + j)),
             );
@@ -153,14 +153,26 @@ fn rows_into<B: Kernel>(blocks: &[B], per: usize, acts: &[ActBlock], out: &mut [
     target_feature = "f16c"
 )))]
 mod portable {
-    use super::{ActBlock, WeightBlock};
+    use super::{rows_into_with, ActBlock, WeightBlock};
 
     /// What the tiled matmul needs of a block.
     pub trait Kernel: WeightBlock {}
     impl<B: WeightBlock> Kernel for B {}
 
+    /// The portable path has one way to multiply.
+    pub trait Dot {}
+    /// The only [`Dot`] here.
+    pub struct Plain;
+    impl Dot for Plain {}
+
+    /// Every row × every activation row.
+    #[inline(never)]
+    pub fn rows_into<B: Kernel>(blocks: &[B], per: usize, acts: &[ActBlock], out: &mut [f32]) {
+        rows_into_with::<B, Plain>(blocks, per, acts, out)
+    }
+
     /// R×T dot products with the portable loops.
-    pub fn tile<B: Kernel, const R: usize, const T: usize>(
+    pub fn tile<B: Kernel, D: Dot, const R: usize, const T: usize>(
         w: [&[B]; R],
         a: [&[ActBlock]; T],
     ) -> [[f32; T]; R] {
@@ -176,7 +188,7 @@ mod portable {
     target_feature = "fma",
     target_feature = "f16c"
 )))]
-use portable::{tile, Kernel};
+use portable::{rows_into, tile, Dot, Kernel};
 
 #[cfg(all(
     target_arch = "x86_64",
@@ -185,8 +197,63 @@ use portable::{tile, Kernel};
     target_feature = "f16c"
 ))]
 mod avx2 {
-    use super::{half, ActBlock, BlockQ4_1, BlockQ8_0, WeightBlock};
-    use std::arch::x86_64::*;
+    use super::{half, rows_into_with, ActBlock, BlockQ4_1, BlockQ8_0, WeightBlock};
+    use std::{arch::x86_64::*, sync::OnceLock};
+
+    /// How eight i32 sums of unsigned-byte × signed-byte products are formed.
+    pub trait Dot {
+        /// Σ of 4 adjacent u8·i8 products per i32 lane.
+        fn products(unsigned: __m256i, signed: __m256i) -> __m256i;
+    }
+
+    /// AVX2: `maddubs` (pairs to i16) then `madd` (pairs to i32).
+    pub struct Maddubs;
+    impl Dot for Maddubs {
+        #[inline(always)]
+        fn products(unsigned: __m256i, signed: __m256i) -> __m256i {
+            // SAFETY: register-only avx2 operations (the build enables avx2).
+            unsafe {
+                _mm256_madd_epi16(
+                    _mm256_maddubs_epi16(unsigned, signed),
+                    _mm256_set1_epi16(1),
+                )
+            }
+        }
+    }
+
+    /// AVX-512 VNNI on 256-bit registers: one `vpdpbusd` does both steps.
+    pub struct Vnni;
+    impl Dot for Vnni {
+        #[inline(always)]
+        fn products(unsigned: __m256i, signed: __m256i) -> __m256i {
+            // SAFETY: only reached through `rows_into_vnni`, entered after detecting the features.
+            unsafe { _mm256_dpbusd_epi32(_mm256_setzero_si256(), unsigned, signed) }
+        }
+    }
+
+    fn has_vnni() -> bool {
+        static VNNI: OnceLock<bool> = OnceLock::new();
+        *VNNI.get_or_init(|| {
+            std::arch::is_x86_feature_detected!("avx512vnni")
+                && std::arch::is_x86_feature_detected!("avx512vl")
+        })
+    }
+
+    /// Every row × every activation row, with VNNI where the CPU has it.
+    #[inline(never)]
+    pub fn rows_into<B: Kernel>(blocks: &[B], per: usize, acts: &[ActBlock], out: &mut [f32]) {
+        if has_vnni() {
+            // SAFETY: the CPU has avx512vnni and avx512vl (checked above).
+            unsafe { rows_into_vnni(blocks, per, acts, out) }
+        } else {
+            rows_into_with::<B, Maddubs>(blocks, per, acts, out)
+        }
+    }
+
+    #[target_feature(enable = "avx512vnni,avx512vl")]
+    unsafe fn rows_into_vnni<B: Kernel>(blocks: &[B], per: usize, acts: &[ActBlock], out: &mut [f32]) {
+        rows_into_with::<B, Vnni>(blocks, per, acts, out)
+    }
 
     /// How far ahead of the block being multiplied its row is prefetched.
     const PREFETCH_BYTES: usize = 384;
@@ -199,7 +266,7 @@ mod avx2 {
         /// Loads and unpacks the codes.
         fn unpack(&self) -> Self::Unpacked;
         /// Σ code·activation code, in eight lanes.
-        fn products(w: Self::Unpacked, a: __m256i) -> __m256i;
+        fn products<D: Dot>(w: Self::Unpacked, a: __m256i) -> __m256i;
         /// The block's scale.
         fn scale(&self) -> f32;
         /// The block's minimum (0 for symmetric blocks).
@@ -220,9 +287,8 @@ mod avx2 {
             }
         }
         #[inline(always)]
-        fn products(w: __m256i, a: __m256i) -> __m256i {
-            // SAFETY: register-only avx2 operations.
-            unsafe { _mm256_madd_epi16(_mm256_maddubs_epi16(w, a), _mm256_set1_epi16(1)) }
+        fn products<D: Dot>(w: __m256i, a: __m256i) -> __m256i {
+            D::products(w, a)
         }
         #[inline(always)]
         fn scale(&self) -> f32 {
@@ -245,15 +311,10 @@ mod avx2 {
             }
         }
         #[inline(always)]
-        fn products((abs, signs): (__m256i, __m256i), a: __m256i) -> __m256i {
-            // maddubs needs an unsigned operand: |w| times a carrying w's sign.
-            // SAFETY: register-only avx2 operations.
-            unsafe {
-                _mm256_madd_epi16(
-                    _mm256_maddubs_epi16(abs, _mm256_sign_epi8(a, signs)),
-                    _mm256_set1_epi16(1),
-                )
-            }
+        fn products<D: Dot>((abs, signs): (__m256i, __m256i), a: __m256i) -> __m256i {
+            // The unsigned operand is |w|; a carries w's sign.
+            // SAFETY: register-only avx2 operation.
+            D::products(abs, unsafe { _mm256_sign_epi8(a, signs) })
         }
         #[inline(always)]
         fn scale(&self) -> f32 {
@@ -278,7 +339,7 @@ mod avx2 {
 
     /// R×T dot products, every weight block unpacked once and every activation block loaded once.
     #[inline(always)]
-    pub fn tile<B: Kernel, const R: usize, const T: usize>(
+    pub fn tile<B: Kernel, D: Dot, const R: usize, const T: usize>(
         w: [&[B]; R],
         a: [&[ActBlock]; T],
     ) -> [[f32; T]; R] {
@@ -303,7 +364,7 @@ mod avx2 {
                     let ab = a[t].get_unchecked(k);
                     let codes = _mm256_loadu_si256(ab.qs.as_ptr().cast());
                     for r in 0..R {
-                        let sums = _mm256_cvtepi32_ps(B::products(unpacked[r], codes));
+                        let sums = _mm256_cvtepi32_ps(B::products::<D>(unpacked[r], codes));
                         let scale = _mm256_set1_ps(wb[r].scale() * ab.d);
                         acc[r][t] = _mm256_fmadd_ps(scale, sums, acc[r][t]);
                         mins[r][t] += wb[r].minimum() * ab.s;
@@ -321,4 +382,4 @@ mod avx2 {
     target_feature = "fma",
     target_feature = "f16c"
 ))]
-use avx2::{tile, Kernel};
+use avx2::{rows_into, tile, Dot, Kernel};
