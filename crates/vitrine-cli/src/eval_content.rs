@@ -4,6 +4,7 @@
 
 use crate::config::Config;
 use crate::progress;
+use std::io::IsTerminal;
 use anyhow::Context;
 use futures::StreamExt;
 use rand::seq::SliceRandom;
@@ -160,6 +161,17 @@ pub async fn content(
             kept.push(serde_json::json!({"product": product, "copy": written.best.copy, "report": written.best.report, "attribution": written.attribution}));
         }
         pb.inc(1);
+        let done = confidences.len();
+        if !std::io::stderr().is_terminal() && (done % 25 == 0 || done == ids.len()) {
+            // Long runs in logs: a line now and then instead of a bar nobody sees.
+            let secs = started.elapsed().as_secs_f64();
+            eprintln!(
+                "{done}/{} products, {:.2} products/minute, ETA {:.0} min",
+                ids.len(),
+                done as f64 * 60.0 / secs,
+                (ids.len() - done) as f64 * secs / done as f64 / 60.0
+            );
+        }
     }
     pb.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
