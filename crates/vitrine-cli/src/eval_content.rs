@@ -4,11 +4,11 @@
 
 use crate::config::Config;
 use crate::progress;
-use std::io::IsTerminal;
 use anyhow::Context;
 use futures::StreamExt;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;

@@ -1,18 +1,16 @@
-//! all-MiniLM-L6-v2 in-process: candle's BERT on the safetensors weights, the model's own tokenizer.json,
-//! mean pooling over real tokens, L2 normalisation. Matches sentence-transformers (cosine ≥ 0.999 on the
+//! all-MiniLM-L6-v2 in-process: Vitrine's packed BERT forward pass ([`super::bert`]) on the safetensors
+//! weights, the model's own tokenizer.json, mean pooling over real tokens, L2 normalisation. Matches sentence-transformers (cosine ≥ 0.999 on the
 //! fixture in `tests/fixtures/minilm_reference.json`).
 
+use super::bert::{Bert, BertConfig};
 use super::{check_inputs, Embedder};
 use crate::{fetch, manifest::Manifest, ModelError};
 use async_trait::async_trait;
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
 use std::{
     path::Path,
     sync::{atomic::AtomicU64, atomic::Ordering, Arc},
 };
-use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use tokenizers::{Tokenizer, TruncationParams};
 
 /// Name of the model in the manifest.
 pub const MODEL_NAME: &str = "all-minilm-l6-v2";
@@ -29,9 +27,10 @@ pub struct EmbedderStats {
 }
 
 struct Inner {
-    model: BertModel,
+    model: Bert,
+    /// The forward pass runs inside this pool so the calling thread works instead of waiting.
+    threads: rayon::ThreadPool,
     tokenizer: Tokenizer,
-    device: Device,
     max_tokens: usize,
     batch_size: usize,
 }
@@ -61,7 +60,7 @@ impl LocalEmbedder {
             let p = dir.join(name);
             std::fs::read_to_string(&p).map_err(|source| ModelError::Io { path: p, source })
         };
-        let config: Config = serde_json::from_str(&read("config.json")?)
+        let config: BertConfig = serde_json::from_str(&read("config.json")?)
             .map_err(|e| ModelError::Runtime(format!("config.json: {e}")))?;
         let sbert: SentenceBertConfig =
             serde_json::from_str(&read("sentence_bert_config.json")?)
@@ -74,25 +73,17 @@ impl LocalEmbedder {
                 ..Default::default()
             }))
             .map_err(|e| ModelError::Runtime(format!("tokenizer truncation: {e}")))?;
-        tokenizer.with_padding(Some(PaddingParams {
-            strategy: PaddingStrategy::BatchLongest,
-            ..Default::default()
-        }));
-        let device = Device::Cpu;
-        // SAFETY: the file was verified above and is not modified while mapped (models are read-only).
-        let vb = unsafe {
-            VarBuilder::from_mmaped_safetensors(
-                &[dir.join("model.safetensors")],
-                DType::F32,
-                &device,
-            )?
-        };
-        let model = BertModel::load(vb, &config)?;
+        // Sequences are packed, never padded.
+        tokenizer.with_padding(None);
+        let model = Bert::load(&dir.join("model.safetensors"), config)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 model,
+                threads: rayon::ThreadPoolBuilder::new()
+                    .thread_name(|i| format!("vitrine-embed-{i}"))
+                    .build()
+                    .map_err(|e| ModelError::Runtime(format!("starting embedding threads: {e}")))?,
                 tokenizer,
-                device,
                 max_tokens: sbert.max_seq_length,
                 batch_size: 64,
             }),
@@ -105,8 +96,8 @@ impl LocalEmbedder {
         self.inner.max_tokens
     }
 
-    /// Embeds on the calling thread (candle parallelises the matrix work over all cores). Texts are sorted by
-    /// length and batched so padding stays small; results come back in input order.
+    /// Embeds on the calling thread (the matrix work is spread over all cores). Texts are sorted by length
+    /// and batched; results come back in input order.
     pub fn embed_blocking(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, ModelError> {
         check_inputs(texts)?;
         let inner = &self.inner;
@@ -153,43 +144,8 @@ impl LocalEmbedder {
     }
 
     fn forward(&self, encodings: &[tokenizers::Encoding]) -> Result<Vec<Vec<f32>>, ModelError> {
-        let inner = &self.inner;
-        let n = encodings.len();
-        let len = encodings
-            .iter()
-            .map(|e| e.get_ids().len())
-            .max()
-            .unwrap_or(0);
-        let mut ids = Vec::with_capacity(n * len);
-        let mut mask = Vec::with_capacity(n * len);
-        for e in encodings {
-            // Single encodings are not padded by the tokenizer; pad here.
-            ids.extend(
-                e.get_ids()
-                    .iter()
-                    .copied()
-                    .chain(std::iter::repeat(0))
-                    .take(len),
-            );
-            mask.extend(
-                e.get_attention_mask()
-                    .iter()
-                    .copied()
-                    .chain(std::iter::repeat(0))
-                    .take(len),
-            );
-        }
-        let ids = Tensor::from_vec(ids, (n, len), &inner.device)?;
-        let mask = Tensor::from_vec(mask, (n, len), &inner.device)?;
-        let types = ids.zeros_like()?;
-        let hidden = inner.model.forward(&ids, &types, Some(&mask))?; // (n, len, 384)
-        let mask_f = mask.to_dtype(DType::F32)?.unsqueeze(2)?; // (n, len, 1)
-        let summed = hidden.broadcast_mul(&mask_f)?.sum(1)?; // (n, 384)
-        let counts = mask_f.sum(1)?.clamp(1e-9, f64::MAX)?; // (n, 1)
-        let mean = summed.broadcast_div(&counts)?;
-        let norm = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
-        let normalised = mean.broadcast_div(&norm)?;
-        Ok(normalised.to_vec2::<f32>()?)
+        let ids: Vec<&[u32]> = encodings.iter().map(|e| e.get_ids()).collect();
+        self.inner.threads.install(|| self.inner.model.embed(&ids))
     }
 }
 

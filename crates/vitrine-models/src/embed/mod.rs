@@ -2,6 +2,7 @@
 //! and int8 scalar quantization for stored vectors.
 
 mod batching;
+mod bert;
 mod cache;
 mod local;
 pub mod quantize;

@@ -213,10 +213,7 @@ mod avx2 {
         fn products(unsigned: __m256i, signed: __m256i) -> __m256i {
             // SAFETY: register-only avx2 operations (the build enables avx2).
             unsafe {
-                _mm256_madd_epi16(
-                    _mm256_maddubs_epi16(unsigned, signed),
-                    _mm256_set1_epi16(1),
-                )
+                _mm256_madd_epi16(_mm256_maddubs_epi16(unsigned, signed), _mm256_set1_epi16(1))
             }
         }
     }
@@ -251,7 +248,12 @@ mod avx2 {
     }
 
     #[target_feature(enable = "avx512vnni,avx512vl")]
-    unsafe fn rows_into_vnni<B: Kernel>(blocks: &[B], per: usize, acts: &[ActBlock], out: &mut [f32]) {
+    unsafe fn rows_into_vnni<B: Kernel>(
+        blocks: &[B],
+        per: usize,
+        acts: &[ActBlock],
+        out: &mut [f32],
+    ) {
         rows_into_with::<B, Vnni>(blocks, per, acts, out)
     }
 
