@@ -3,9 +3,9 @@
 //! Search, recommendations and generated copy need text embeddings and a language model. This crate provides
 //! them through [`Embedder`] and [`Generator`], each with two kinds of backend:
 //!
-//! - **local**: all-MiniLM-L6-v2 ([`embed::LocalEmbedder`], candle BERT + tokenizers) and
-//!   SmolLM2-135M-Instruct Q4_1 ([`llm::LocalGenerator`], candle quantized llama, tokenizer rebuilt from the
-//!   GGUF metadata), loaded from the models directory;
+//! - **local**: all-MiniLM-L6-v2 ([`embed::LocalEmbedder`], our packed BERT forward pass + tokenizers) and
+//!   SmolLM2-135M-Instruct Q4_1 ([`llm::LocalGenerator`], our quantized Llama forward pass with batched
+//!   decoding, tokenizer rebuilt from the GGUF metadata), loaded from the models directory;
 //! - **remote**: any OpenAI-compatible HTTP endpoint ([`openai::OpenAiBackend`]) with timeouts, retries and a
 //!   concurrency limit — including another Vitrine, which serves its local models in that format.
 //!
@@ -16,6 +16,7 @@ pub mod embed;
 pub mod fetch;
 pub mod llm;
 pub mod manifest;
+mod memory;
 pub mod openai;
 
 pub use embed::{Embedder, LocalEmbedder};

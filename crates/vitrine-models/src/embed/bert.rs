@@ -11,7 +11,7 @@
 use crate::ModelError;
 use candle_core::{safetensors, Device, Tensor};
 use rayon::prelude::*;
-use std::{collections::HashMap, path::Path};
+use std::{collections::HashMap, path::Path, sync::Arc};
 
 /// The architecture numbers of a BERT checkpoint (`config.json`).
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -32,17 +32,27 @@ pub struct BertConfig {
     pub vocab_size: usize,
 }
 
+/// Below this many token rows a matrix product is split by output columns over the threads.
+const SMALL_BATCH_ROWS: usize = 64;
+
 /// A linear layer with its weight stored input-major (`[in][out]`), the layout the GEMM reads fastest.
 struct Linear {
-    weight: Vec<f32>,
+    /// All linear weights of the model live in one huge-page buffer; this layer's are at `offset`.
+    arena: Arc<Vec<f32>>,
+    offset: usize,
     bias: Vec<f32>,
     inputs: usize,
     outputs: usize,
 }
 
 impl Linear {
-    /// Builds from PyTorch `[out][in]` weights (several are concatenated along `out`: fused Q, K, V).
-    fn from_parts(parts: &[(&Tensor, &Tensor)]) -> Result<Self, ModelError> {
+    fn weight(&self) -> &[f32] {
+        &self.arena[self.offset..self.offset + self.inputs * self.outputs]
+    }
+
+    /// Builds from PyTorch `[out][in]` weights (several are concatenated along `out`: fused Q, K, V),
+    /// transposed into `arena` (the layer's `arena` field is set once every layer is placed).
+    fn from_parts(parts: &[(&Tensor, &Tensor)], arena: &mut Vec<f32>) -> Result<Self, ModelError> {
         let mut rows: Vec<Vec<f32>> = Vec::new();
         let mut bias = Vec::new();
         for (w, b) in parts {
@@ -56,14 +66,17 @@ impl Linear {
                 "a linear layer has inconsistent shapes".into(),
             ));
         }
-        let mut weight = vec![0f32; inputs * outputs];
+        let offset = arena.len();
+        arena.resize(offset + inputs * outputs, 0.0);
+        let weight = &mut arena[offset..];
         for (o, row) in rows.iter().enumerate() {
             for (i, v) in row.iter().enumerate() {
                 weight[i * outputs + o] = *v;
             }
         }
         Ok(Self {
-            weight,
+            arena: Arc::new(Vec::new()),
+            offset,
             bias,
             inputs,
             outputs,
@@ -77,31 +90,75 @@ impl Linear {
         for row in out.chunks_exact_mut(self.outputs) {
             row.copy_from_slice(&self.bias);
         }
-        // SAFETY: `x` is rows × inputs, `weight` inputs × outputs, `out` rows × outputs, all row-major and
-        // distinct; the strides below describe exactly those buffers.
-        unsafe {
-            gemm::gemm(
-                rows,
-                self.outputs,
-                self.inputs,
-                out.as_mut_ptr(),
-                1,
-                self.outputs as isize,
-                true,
-                x.as_ptr(),
-                1,
-                self.inputs as isize,
-                self.weight.as_ptr(),
-                1,
-                self.outputs as isize,
-                1.0,
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::Rayon(rayon::current_num_threads()),
-            );
+        let threads = rayon::current_num_threads();
+        if rows >= SMALL_BATCH_ROWS || threads == 1 {
+            // SAFETY: see `gemm_columns`; the whole width.
+            unsafe {
+                self.gemm_columns(
+                    x,
+                    out,
+                    0,
+                    self.outputs,
+                    rows,
+                    gemm::Parallelism::Rayon(threads),
+                )
+            };
+            return;
         }
+        // A single query is a few rows: gemm would run it on one thread, so split the columns instead.
+        let chunk = self.outputs.div_ceil(threads).next_multiple_of(16);
+        let out_addr = out.as_mut_ptr() as usize;
+        (0..self.outputs.div_ceil(chunk))
+            .into_par_iter()
+            .for_each(|i| {
+                let from = i * chunk;
+                let to = (from + chunk).min(self.outputs);
+                // SAFETY: each task writes only columns from..to of `out` (disjoint across tasks); the
+                // buffer outlives the parallel loop.
+                unsafe {
+                    let out =
+                        std::slice::from_raw_parts_mut(out_addr as *mut f32, rows * self.outputs);
+                    self.gemm_columns(x, out, from, to, rows, gemm::Parallelism::None);
+                }
+            });
+    }
+
+    /// `out[:, from..to] += x · W[:, from..to]`.
+    ///
+    /// # Safety
+    /// `x` must be `rows × inputs` and `out` `rows × outputs` (row-major); no other thread may touch
+    /// columns `from..to` of `out` meanwhile.
+    unsafe fn gemm_columns(
+        &self,
+        x: &[f32],
+        out: &mut [f32],
+        from: usize,
+        to: usize,
+        rows: usize,
+        parallelism: gemm::Parallelism,
+    ) {
+        debug_assert!(x.len() >= rows * self.inputs && out.len() >= rows * self.outputs);
+        gemm::gemm(
+            rows,
+            to - from,
+            self.inputs,
+            out.as_mut_ptr().add(from),
+            1,
+            self.outputs as isize,
+            true,
+            x.as_ptr(),
+            1,
+            self.inputs as isize,
+            self.weight().as_ptr().add(from),
+            1,
+            self.outputs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
     }
 }
 
@@ -192,12 +249,15 @@ impl Bert {
                 eps,
             })
         };
-        let linear = |names: &[&str]| -> Result<Linear, ModelError> {
+        let h = config.hidden_size;
+        let per_layer = 4 * h * h + 2 * h * config.intermediate_size;
+        let mut arena = crate::memory::huge_page_vec::<f32>(per_layer * config.num_hidden_layers);
+        let mut linear = |names: &[&str]| -> Result<Linear, ModelError> {
             let parts: Vec<(&Tensor, &Tensor)> = names
                 .iter()
                 .map(|n| Ok((get(&format!("{n}.weight"))?, get(&format!("{n}.bias"))?)))
                 .collect::<Result<_, ModelError>>()?;
-            Linear::from_parts(&parts)
+            Linear::from_parts(&parts, &mut arena)
         };
         let mut layers = Vec::with_capacity(config.num_hidden_layers);
         for i in 0..config.num_hidden_layers {
@@ -215,7 +275,17 @@ impl Bert {
                 output_norm: norm(&format!("{p}.output.LayerNorm"))?,
             });
         }
-        let h = config.hidden_size;
+        let arena = Arc::new(arena);
+        for l in &mut layers {
+            for linear in [
+                &mut l.qkv,
+                &mut l.attention_out,
+                &mut l.intermediate,
+                &mut l.output,
+            ] {
+                linear.arena = Arc::clone(&arena);
+            }
+        }
         let bert = Self {
             word: flat("embeddings.word_embeddings.weight")?,
             position: flat("embeddings.position_embeddings.weight")?,

@@ -65,33 +65,6 @@ enum Blocks {
     Q8_0(Arc<Vec<BlockQ8_0>>, usize),
 }
 
-/// An empty vector whose memory the kernel is asked to back with 2 MB pages. Why: one decoding step
-/// streams ~100 MB of weights; with 4 KB pages the TLB misses cap the read rate well below what the
-/// memory delivers (measured 7.8 GB/s; numpy reads the same memory at 15 GB/s on 4 KB pages and 23 GB/s
-/// on huge ones).
-fn huge_page_vec<T>(capacity: usize) -> Vec<T> {
-    let v: Vec<T> = Vec::with_capacity(capacity);
-    #[cfg(target_os = "linux")]
-    {
-        const HUGE: usize = 2 << 20;
-        let start = v.as_ptr() as usize;
-        let end = start + capacity * std::mem::size_of::<T>();
-        let (first, last) = (start.next_multiple_of(HUGE), end / HUGE * HUGE);
-        if last > first {
-            // SAFETY: advice only, on whole pages inside the vector's own (not yet touched) allocation;
-            // failure just leaves normal pages.
-            unsafe {
-                libc::madvise(
-                    first as *mut libc::c_void,
-                    last - first,
-                    libc::MADV_HUGEPAGE,
-                );
-            }
-        }
-    }
-    v
-}
-
 fn parse_q4_1(c: &[u8]) -> BlockQ4_1 {
     let mut qs = [0u8; 16];
     qs.copy_from_slice(&c[4..20]);
@@ -180,8 +153,8 @@ impl QMatrix {
             })?;
             sources.push((rows, cols, source));
         }
-        let mut q4 = huge_page_vec::<BlockQ4_1>(q4_blocks);
-        let mut q8 = huge_page_vec::<BlockQ8_0>(q8_blocks);
+        let mut q4 = crate::memory::huge_page_vec::<BlockQ4_1>(q4_blocks);
+        let mut q8 = crate::memory::huge_page_vec::<BlockQ8_0>(q8_blocks);
         let mut placed = Vec::with_capacity(sources.len());
         for (rows, cols, source) in sources {
             placed.push(match source {
