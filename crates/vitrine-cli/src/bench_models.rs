@@ -101,7 +101,7 @@ pub fn embed(
     if json {
         println!(
             "{}",
-            serde_json::json!({"engine": "vitrine (candle)", "sentences": texts.len(), "batch": batch,
+            serde_json::json!({"engine": "vitrine", "sentences": texts.len(), "batch": batch,
                 "sentences_per_s": throughput, "query_p50_ms": percentile(&lat, 0.5), "query_p99_ms": percentile(&lat, 0.99),
                 "int8_recall_at_10": recall, "truncated": truncated})
         );
