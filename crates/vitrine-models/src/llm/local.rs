@@ -280,6 +280,19 @@ impl LocalGenerator {
     /// The next-token logits after a raw prompt: what the runtime is checked against a reference
     /// implementation with.
     pub fn prompt_logits(&self, prompt: &str) -> Result<Vec<f32>, ModelError> {
+        self.shared
+            .threads
+            .install(|| self.prompt_pass(prompt, 0))
+            .map(|(_, _, logits)| logits)
+    }
+
+    /// Tokenizes `prompt`, runs it as one batch into a cache with room for `room_after` more tokens, and
+    /// returns the prompt's token count, the cache and the logits after its last token.
+    fn prompt_pass(
+        &self,
+        prompt: &str,
+        room_after: usize,
+    ) -> Result<(usize, KvCache, Vec<f32>), ModelError> {
         let s = &self.shared;
         let ids = s
             .tokenizer
@@ -290,18 +303,24 @@ impl LocalGenerator {
         if ids.is_empty() {
             return Err(ModelError::InvalidInput("the prompt is empty".into()));
         }
-        let mut cache = s.model.new_cache(ids.len());
+        let context = s.model.config().context_length;
+        if ids.len() + room_after > context {
+            return Err(ModelError::InvalidInput(format!(
+                "prompt ({} tokens) + max_tokens ({room_after}) exceeds the model's context of {context} tokens",
+                ids.len(),
+            )));
+        }
+        let mut cache = s.model.new_cache(ids.len() + room_after);
         let tokens: Vec<StepToken> = ids
             .iter()
             .map(|&token| StepToken { sequence: 0, token })
             .collect();
-        s.threads
-            .install(|| {
-                s.model
-                    .forward(std::slice::from_mut(&mut cache), &tokens, &[ids.len() - 1])
-            })?
+        let logits = s
+            .model
+            .forward(std::slice::from_mut(&mut cache), &tokens, &[ids.len() - 1])?
             .pop()
-            .ok_or_else(|| ModelError::Runtime("no logits for the prompt".into()))
+            .ok_or_else(|| ModelError::Runtime("no logits for the prompt".into()))?;
+        Ok((ids.len(), cache, logits))
     }
 
     /// Generates from a raw prompt (already templated) on the calling thread.
@@ -346,37 +365,8 @@ impl LocalGenerator {
         }
         let s = &self.shared;
         let started = Instant::now();
-        let prompt_ids = s
-            .tokenizer
-            .encode(prompt, false)
-            .map_err(|e| ModelError::Runtime(format!("tokenizer: {e}")))?
-            .get_ids()
-            .to_vec();
-        if prompt_ids.is_empty() {
-            return Err(ModelError::InvalidInput("the prompt is empty".into()));
-        }
         let longest = options.iter().map(|o| o.max_tokens).max().unwrap_or(1);
-        let context = s.model.config().context_length;
-        if prompt_ids.len() + longest > context {
-            return Err(ModelError::InvalidInput(format!(
-                "prompt ({} tokens) + max_tokens ({longest}) exceeds the model's context of {context} tokens",
-                prompt_ids.len(),
-            )));
-        }
-        let mut prefix = s.model.new_cache(prompt_ids.len() + longest);
-        let tokens: Vec<StepToken> = prompt_ids
-            .iter()
-            .map(|&token| StepToken { sequence: 0, token })
-            .collect();
-        let first_logits = s
-            .model
-            .forward(
-                std::slice::from_mut(&mut prefix),
-                &tokens,
-                &[tokens.len() - 1],
-            )?
-            .pop()
-            .ok_or_else(|| ModelError::Runtime("no logits for the prompt".into()))?;
+        let (prompt_tokens, prefix, first_logits) = self.prompt_pass(prompt, longest)?;
         let mut caches: Vec<KvCache> = vec![prefix; options.len()];
         let mut sequences: Vec<Sequence> = options
             .iter()
@@ -408,7 +398,7 @@ impl LocalGenerator {
             .into_iter()
             .map(|seq| Generation {
                 text: seq.text,
-                prompt_tokens: prompt_ids.len(),
+                prompt_tokens,
                 completion_tokens: seq.generated.len(),
                 finish_reason: seq.finish,
                 time_to_first_token_ms: seq
