@@ -3,15 +3,16 @@
 //! Why our own instead of candle's `BertModel`: a batch of titles is mostly tiny matrices. candle pads every
 //! sequence to the longest, runs attention as hundreds of small batched matmuls per layer and allocates a
 //! tensor per operation; it reached 0.37× ONNX Runtime. Here the tokens of all sequences are packed into
-//! one matrix (no padding), the four projections per layer are single large GEMMs (the `gemm` crate, the
-//! same kernels candle uses), and attention, LayerNorm and GELU are plain loops over each sequence, run in
-//! parallel. Checked against sentence-transformers (cosine ≥ 0.999) by the fixture test in
+//! one matrix (no padding), the four projections per layer are single matrix products over f16-stored
+//! weights (`half_matmul`: half the memory traffic, which is what a single query pays for), and
+//! attention, LayerNorm and GELU are plain loops over each sequence, run in parallel. Checked against sentence-transformers (cosine ≥ 0.999) by the fixture test in
 //! `tests/local_models.rs`.
 
+use super::half_matmul::HalfWeights;
 use crate::ModelError;
 use candle_core::{safetensors, Device, Tensor};
 use rayon::prelude::*;
-use std::{collections::HashMap, path::Path, sync::Arc};
+use std::{collections::HashMap, path::Path};
 
 /// The architecture numbers of a BERT checkpoint (`config.json`).
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -32,133 +33,47 @@ pub struct BertConfig {
     pub vocab_size: usize,
 }
 
-/// Below this many token rows a matrix product is split by output columns over the threads.
-const SMALL_BATCH_ROWS: usize = 64;
-
-/// A linear layer with its weight stored input-major (`[in][out]`), the layout the GEMM reads fastest.
+/// A linear layer; its weight is stored f16, panel-packed (see `half_matmul`).
 struct Linear {
-    /// All linear weights of the model live in one huge-page buffer; this layer's are at `offset`.
-    arena: Arc<Vec<f32>>,
-    offset: usize,
+    weight: HalfWeights,
     bias: Vec<f32>,
-    inputs: usize,
-    outputs: usize,
 }
 
 impl Linear {
-    fn weight(&self) -> &[f32] {
-        &self.arena[self.offset..self.offset + self.inputs * self.outputs]
-    }
-
-    /// Builds from PyTorch `[out][in]` weights (several are concatenated along `out`: fused Q, K, V),
-    /// transposed into `arena` (the layer's `arena` field is set once every layer is placed).
-    fn from_parts(parts: &[(&Tensor, &Tensor)], arena: &mut Vec<f32>) -> Result<Self, ModelError> {
+    /// Builds from PyTorch `[out][in]` weights (several are concatenated along `out`: fused Q, K, V).
+    fn from_parts(parts: &[(&Tensor, &Tensor)]) -> Result<Self, ModelError> {
         let mut rows: Vec<Vec<f32>> = Vec::new();
         let mut bias = Vec::new();
         for (w, b) in parts {
             rows.extend(w.to_vec2::<f32>()?);
             bias.extend(b.to_vec1::<f32>()?);
         }
-        let outputs = rows.len();
         let inputs = rows.first().map_or(0, Vec::len);
-        if bias.len() != outputs || rows.iter().any(|r| r.len() != inputs) {
+        if bias.len() != rows.len() || rows.iter().any(|r| r.len() != inputs) {
             return Err(ModelError::Runtime(
                 "a linear layer has inconsistent shapes".into(),
             ));
         }
-        let offset = arena.len();
-        arena.resize(offset + inputs * outputs, 0.0);
-        let weight = &mut arena[offset..];
-        for (o, row) in rows.iter().enumerate() {
-            for (i, v) in row.iter().enumerate() {
-                weight[i * outputs + o] = *v;
-            }
-        }
         Ok(Self {
-            arena: Arc::new(Vec::new()),
-            offset,
+            weight: HalfWeights::pack(&rows, inputs),
             bias,
-            inputs,
-            outputs,
         })
+    }
+
+    fn inputs(&self) -> usize {
+        self.weight.inputs()
+    }
+
+    fn outputs(&self) -> usize {
+        self.weight.outputs()
     }
 
     /// `out[t] = x[t] · W + b` for every row `t` of `x`.
     fn forward(&self, x: &[f32], out: &mut [f32]) {
-        let rows = x.len() / self.inputs;
-        debug_assert_eq!(out.len(), rows * self.outputs);
-        for row in out.chunks_exact_mut(self.outputs) {
+        for row in out.chunks_exact_mut(self.bias.len()) {
             row.copy_from_slice(&self.bias);
         }
-        let threads = rayon::current_num_threads();
-        if rows >= SMALL_BATCH_ROWS || threads == 1 {
-            // SAFETY: see `gemm_columns`; the whole width.
-            unsafe {
-                self.gemm_columns(
-                    x,
-                    out,
-                    0,
-                    self.outputs,
-                    rows,
-                    gemm::Parallelism::Rayon(threads),
-                )
-            };
-            return;
-        }
-        // A single query is a few rows: gemm would run it on one thread, so split the columns instead.
-        let chunk = self.outputs.div_ceil(threads).next_multiple_of(16);
-        let out_addr = out.as_mut_ptr() as usize;
-        (0..self.outputs.div_ceil(chunk))
-            .into_par_iter()
-            .for_each(|i| {
-                let from = i * chunk;
-                let to = (from + chunk).min(self.outputs);
-                // SAFETY: each task writes only columns from..to of `out` (disjoint across tasks); the
-                // buffer outlives the parallel loop.
-                unsafe {
-                    let out =
-                        std::slice::from_raw_parts_mut(out_addr as *mut f32, rows * self.outputs);
-                    self.gemm_columns(x, out, from, to, rows, gemm::Parallelism::None);
-                }
-            });
-    }
-
-    /// `out[:, from..to] += x · W[:, from..to]`.
-    ///
-    /// # Safety
-    /// `x` must be `rows × inputs` and `out` `rows × outputs` (row-major); no other thread may touch
-    /// columns `from..to` of `out` meanwhile.
-    unsafe fn gemm_columns(
-        &self,
-        x: &[f32],
-        out: &mut [f32],
-        from: usize,
-        to: usize,
-        rows: usize,
-        parallelism: gemm::Parallelism,
-    ) {
-        debug_assert!(x.len() >= rows * self.inputs && out.len() >= rows * self.outputs);
-        gemm::gemm(
-            rows,
-            to - from,
-            self.inputs,
-            out.as_mut_ptr().add(from),
-            1,
-            self.outputs as isize,
-            true,
-            x.as_ptr(),
-            1,
-            self.inputs as isize,
-            self.weight().as_ptr().add(from),
-            1,
-            self.outputs as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism,
-        );
+        self.weight.matmul_acc(x, out);
     }
 }
 
@@ -170,15 +85,18 @@ struct LayerNorm {
 
 impl LayerNorm {
     fn apply(&self, x: &mut [f32]) {
-        x.par_chunks_mut(self.weight.len()).for_each(|row| {
-            let n = row.len() as f32;
-            let mean = row.iter().sum::<f32>() / n;
-            let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
-            let inv = 1.0 / (var + self.eps).sqrt();
-            for ((v, w), b) in row.iter_mut().zip(&self.weight).zip(&self.bias) {
-                *v = (*v - mean) * inv * w + b;
-            }
-        });
+        // A query's dozen rows are not worth a fork-join.
+        x.par_chunks_mut(self.weight.len())
+            .with_min_len(32)
+            .for_each(|row| {
+                let n = row.len() as f32;
+                let mean = row.iter().sum::<f32>() / n;
+                let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+                let inv = 1.0 / (var + self.eps).sqrt();
+                for ((v, w), b) in row.iter_mut().zip(&self.weight).zip(&self.bias) {
+                    *v = (*v - mean) * inv * w + b;
+                }
+            });
     }
 }
 
@@ -201,27 +119,27 @@ pub struct Bert {
     layers: Vec<Layer>,
 }
 
-/// erf with |error| < 1.2e-7 (Numerical Recipes' erfc Chebyshev fit): BERT's GELU is the exact, erf one.
+/// erf in f32 as a rational function of x (odd numerator, even denominator over x²; the approximation
+/// XLA and Eigen use, accurate to a few ulp): no exp and no branch, so the GELU loop vectorizes. BERT's
+/// GELU is the exact, erf one; beyond |x| = 4 erf is ±1 in f32.
 fn erf(x: f32) -> f32 {
-    let z = f64::from(x.abs());
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let r = t
-        * (-z * z - 1.265_512_23
-            + t * (1.000_023_68
-                + t * (0.374_091_96
-                    + t * (0.096_784_18
-                        + t * (-0.186_288_06
-                            + t * (0.278_868_07
-                                + t * (-1.135_203_98
-                                    + t * (1.488_515_87
-                                        + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
-            .exp();
-    let e = (1.0 - r) as f32;
-    if x >= 0.0 {
-        e
-    } else {
-        -e
+    let x = x.clamp(-4.0, 4.0);
+    let x2 = x * x;
+    let mut p = x2.mul_add(-2.726_142_3e-10, 2.770_681_4e-8);
+    for c in [
+        -2.101_024e-6,
+        -5.692_506_4e-5,
+        -7.349_906_3e-4,
+        -2.954_6e-3,
+        -1.609_603_3e-2,
+    ] {
+        p = x2.mul_add(p, c);
     }
+    let mut q = x2.mul_add(-1.456_607_2e-5, -2.133_740_6e-4);
+    for c in [-1.682_827e-3, -7.373_329_2e-3, -1.426_474e-2] {
+        q = x2.mul_add(q, c);
+    }
+    x * p / q
 }
 
 fn gelu(x: f32) -> f32 {
@@ -250,14 +168,12 @@ impl Bert {
             })
         };
         let h = config.hidden_size;
-        let per_layer = 4 * h * h + 2 * h * config.intermediate_size;
-        let mut arena = crate::memory::huge_page_vec::<f32>(per_layer * config.num_hidden_layers);
-        let mut linear = |names: &[&str]| -> Result<Linear, ModelError> {
+        let linear = |names: &[&str]| -> Result<Linear, ModelError> {
             let parts: Vec<(&Tensor, &Tensor)> = names
                 .iter()
                 .map(|n| Ok((get(&format!("{n}.weight"))?, get(&format!("{n}.bias"))?)))
                 .collect::<Result<_, ModelError>>()?;
-            Linear::from_parts(&parts, &mut arena)
+            Linear::from_parts(&parts)
         };
         let mut layers = Vec::with_capacity(config.num_hidden_layers);
         for i in 0..config.num_hidden_layers {
@@ -275,17 +191,6 @@ impl Bert {
                 output_norm: norm(&format!("{p}.output.LayerNorm"))?,
             });
         }
-        let arena = Arc::new(arena);
-        for l in &mut layers {
-            for linear in [
-                &mut l.qkv,
-                &mut l.attention_out,
-                &mut l.intermediate,
-                &mut l.output,
-            ] {
-                linear.arena = Arc::clone(&arena);
-            }
-        }
         let bert = Self {
             word: flat("embeddings.word_embeddings.weight")?,
             position: flat("embeddings.position_embeddings.weight")?,
@@ -300,12 +205,12 @@ impl Bert {
             && bert.position.len() == c.max_position_embeddings * h
             && bert.token_type.len() >= h
             && bert.layers.iter().all(|l| {
-                l.qkv.inputs == h
-                    && l.qkv.outputs == 3 * h
-                    && l.attention_out.outputs == h
-                    && l.intermediate.outputs == c.intermediate_size
-                    && l.output.inputs == c.intermediate_size
-                    && l.output.outputs == h
+                l.qkv.inputs() == h
+                    && l.qkv.outputs() == 3 * h
+                    && l.attention_out.outputs() == h
+                    && l.intermediate.outputs() == c.intermediate_size
+                    && l.output.inputs() == c.intermediate_size
+                    && l.output.outputs() == h
             });
         if !shapes_ok {
             return Err(ModelError::Runtime(
@@ -364,11 +269,14 @@ impl Bert {
             }
             layer.attention_norm.apply(&mut x);
             layer.intermediate.forward(&x, &mut hidden);
-            hidden.par_chunks_mut(c.intermediate_size).for_each(|row| {
-                for v in row {
-                    *v = gelu(*v);
-                }
-            });
+            hidden
+                .par_chunks_mut(c.intermediate_size)
+                .with_min_len(16)
+                .for_each(|row| {
+                    for v in row {
+                        *v = gelu(*v);
+                    }
+                });
             layer.output.forward(&hidden, &mut projected);
             for (v, p) in x.iter_mut().zip(&projected) {
                 *v += p;
@@ -402,38 +310,35 @@ impl Bert {
         let heads = c.num_attention_heads;
         let d = h / heads;
         let scale = 1.0 / (d as f32).sqrt();
-        // Split the output by sequence so each task owns its rows.
-        let mut parts: Vec<(&(usize, usize), &mut [f32])> = Vec::with_capacity(spans.len());
-        let mut rest = out;
-        for span in spans {
-            let (mine, tail) = rest.split_at_mut(span.1 * h);
-            parts.push((span, mine));
-            rest = tail;
-        }
-        parts.into_par_iter().for_each(|(&(start, len), out)| {
+        let out_len = out.len();
+        let out_addr = out.as_mut_ptr() as usize;
+        // One task per (sequence, head): a lone query still uses every thread.
+        (0..spans.len() * heads).into_par_iter().for_each(|item| {
+            let ((start, len), head) = (spans[item / heads], item % heads);
+            // SAFETY: this task writes only columns head·d..(head+1)·d of its own sequence's rows;
+            // (sequence, head) pairs are disjoint, and `out` outlives the parallel loop.
+            let out = unsafe { std::slice::from_raw_parts_mut(out_addr as *mut f32, out_len) };
             let mut scores = vec![0f32; len];
-            for head in 0..heads {
-                for i in 0..len {
-                    let q = &qkv[(start + i) * 3 * h + head * d..][..d];
-                    let mut max = f32::NEG_INFINITY;
-                    for (j, s) in scores.iter_mut().enumerate() {
-                        let k = &qkv[(start + j) * 3 * h + h + head * d..][..d];
-                        *s = q.iter().zip(k).map(|(a, b)| a * b).sum::<f32>() * scale;
-                        max = max.max(*s);
-                    }
-                    let mut sum = 0f32;
-                    for s in scores.iter_mut() {
-                        *s = (*s - max).exp();
-                        sum += *s;
-                    }
-                    let o = &mut out[i * h + head * d..][..d];
-                    o.fill(0.0);
-                    for (j, s) in scores.iter().enumerate() {
-                        let w = s / sum;
-                        let v = &qkv[(start + j) * 3 * h + 2 * h + head * d..][..d];
-                        for (ov, vv) in o.iter_mut().zip(v) {
-                            *ov += w * vv;
-                        }
+            for i in 0..len {
+                let q = &qkv[(start + i) * 3 * h + head * d..][..d];
+                let mut max = f32::NEG_INFINITY;
+                for (j, s) in scores.iter_mut().enumerate() {
+                    let k = &qkv[(start + j) * 3 * h + h + head * d..][..d];
+                    *s = q.iter().zip(k).map(|(a, b)| a * b).sum::<f32>() * scale;
+                    max = max.max(*s);
+                }
+                let mut sum = 0f32;
+                for s in scores.iter_mut() {
+                    *s = (*s - max).exp();
+                    sum += *s;
+                }
+                let o = &mut out[(start + i) * h + head * d..][..d];
+                o.fill(0.0);
+                for (j, s) in scores.iter().enumerate() {
+                    let w = s / sum;
+                    let v = &qkv[(start + j) * 3 * h + 2 * h + head * d..][..d];
+                    for (ov, vv) in o.iter_mut().zip(v) {
+                        *ov += w * vv;
                     }
                 }
             }
@@ -454,6 +359,11 @@ mod tests {
             (1.0, 0.842_700_8),
             (-1.5, -0.966_105_1),
             (3.0, 0.999_977_9),
+            (0.1, 0.112_462_92),
+            (2.0, 0.995_322_3),
+            (-0.3, -0.328_626_8),
+            (5.0, 1.0),
+            (-7.0, -1.0),
         ] {
             assert!((erf(x) - want).abs() < 1e-6, "erf({x}) = {}", erf(x));
         }

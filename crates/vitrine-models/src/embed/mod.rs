@@ -4,6 +4,7 @@
 mod batching;
 mod bert;
 mod cache;
+mod half_matmul;
 mod local;
 pub mod quantize;
 
