@@ -10,7 +10,7 @@ use crate::SearchError;
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::Mutex;
-use tantivy::collector::{Count, TopDocs};
+use tantivy::collector::{Count, DocSetCollector, TopDocs};
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, RangeQuery,
     TermQuery,
@@ -402,6 +402,54 @@ impl LexicalIndex {
             Term::from_field_text(self.fields.kv, &format!("{name}={value}")),
             IndexRecordOption::Basic,
         ))
+    }
+
+    /// The keys of every product passing `filters`, when there are at most `limit` of them (`None` when
+    /// there are more, or no filter). Why: under a selective filter a filtered HNSW walk visits most of
+    /// the graph to find enough accepted nodes (it was 85 % of uncached search time); scoring the few
+    /// matching products exactly is both faster and exact.
+    pub fn filtered_keys(
+        &self,
+        filters: &Filters,
+        limit: usize,
+    ) -> Result<Option<Vec<u64>>, SearchError> {
+        let mut clauses = self.filter_clauses(filters);
+        if clauses.is_empty() {
+            return Ok(None);
+        }
+        if clauses.iter().all(|(o, _)| *o == Occur::MustNot) {
+            clauses.push((Occur::Must, Box::new(AllQuery)));
+        }
+        let query = BooleanQuery::new(clauses);
+        let searcher = self.reader.searcher();
+        if searcher.search(&query, &Count).map_err(tantivy_err)? > limit {
+            return Ok(None);
+        }
+        let mut addresses: Vec<_> = searcher
+            .search(&query, &DocSetCollector)
+            .map_err(tantivy_err)?
+            .into_iter()
+            .collect();
+        addresses.sort_unstable();
+        let mut keys = Vec::with_capacity(addresses.len());
+        let mut column = None;
+        for addr in addresses {
+            if column
+                .as_ref()
+                .is_none_or(|(ord, _)| *ord != addr.segment_ord)
+            {
+                let c = searcher
+                    .segment_reader(addr.segment_ord)
+                    .fast_fields()
+                    .u64("key")
+                    .map_err(tantivy_err)?;
+                column = Some((addr.segment_ord, c));
+            }
+            if let Some((_, c)) = &column {
+                keys.extend(c.first(addr.doc_id));
+            }
+        }
+        Ok(Some(keys))
     }
 
     /// The `limit` best products for the query among those passing the filters, and the matched count.

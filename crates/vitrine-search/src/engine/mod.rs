@@ -74,6 +74,9 @@ pub struct SearchEngine {
 
 /// During a long catch-up the vocabulary is rebuilt at most this often (and once more at its end).
 const VOCABULARY_REBUILD_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// Up to this many products passing a filter are ranked by exact vector search instead of a filtered HNSW
+/// walk (about 1 ms of int8 dot products at the limit; the walk gets slow exactly when few nodes pass).
+const EXACT_VECTOR_LIMIT: usize = 5_000;
 
 fn read<T: Clone>(lock: &RwLock<T>) -> T {
     match lock.read() {
@@ -685,9 +688,23 @@ impl SearchEngine {
             .read()
             .map_err(|_| "doc table poisoned".to_string())?;
         let accept = |key: u64| docs.get(&key).is_some_and(|d| filters.accepts(d));
-        let hits = vectors
-            .search(&q, k, Some(&accept))
-            .map_err(|e| e.to_string())?;
+        let few = if filters.is_empty() {
+            None
+        } else {
+            self.lexical
+                .filtered_keys(filters, EXACT_VECTOR_LIMIT)
+                .map_err(|e| e.to_string())?
+        };
+        let hits = match few {
+            // A selective filter: score its products exactly (the check keeps both filter paths in step).
+            Some(keys) => {
+                let keys: Vec<u64> = keys.into_iter().filter(|&k| accept(k)).collect();
+                vectors.search_among(&q, &keys, k)
+            }
+            None if filters.is_empty() => vectors.search(&q, k, None),
+            None => vectors.search(&q, k, Some(&accept)),
+        }
+        .map_err(|e| e.to_string())?;
         let hits = hits
             .into_iter()
             .filter(|(_, s)| *s >= self.config.semantic_floor)
@@ -709,30 +726,40 @@ impl SearchEngine {
                 .map(|f| normalize::phrase(f).replace(' ', "_"))
                 .collect()
         };
-        let mut counts: BTreeMap<String, HashMap<String, (String, u32)>> = BTreeMap::new();
+        // Borrowed keys while counting: this runs over up to `facet_sample` products per search, and
+        // cloning names and values per product was the largest single cost of an uncached search.
+        let wanted: HashMap<&str, usize> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), i))
+            .collect();
+        let mut counts: Vec<HashMap<&str, (&str, u32)>> = vec![HashMap::new(); names.len()];
         for key in keys.iter().take(self.config.facet_sample) {
             let Some(d) = docs.get(key) else { continue };
             for f in &d.facets {
-                if names.contains(&f.name) {
-                    let e = counts
-                        .entry(f.name.clone())
-                        .or_default()
-                        .entry(f.value.clone())
-                        .or_insert_with(|| (f.display.clone(), 0));
-                    e.1 += 1;
+                if let Some(&i) = wanted.get(f.name.as_str()) {
+                    counts[i]
+                        .entry(f.value.as_str())
+                        .or_insert((f.display.as_str(), 0))
+                        .1 += 1;
                 }
             }
         }
-        counts
-            .into_iter()
+        names
+            .iter()
+            .zip(counts)
+            .filter(|(_, values)| !values.is_empty())
             .map(|(name, values)| {
                 let mut v: Vec<FacetCount> = values
                     .into_values()
-                    .map(|(value, count)| FacetCount { value, count })
+                    .map(|(value, count)| FacetCount {
+                        value: value.to_string(),
+                        count,
+                    })
                     .collect();
                 v.sort_by(|a, b| b.count.cmp(&a.count).then(a.value.cmp(&b.value)));
                 v.truncate(self.config.facet_values);
-                (name, v)
+                (name.clone(), v)
             })
             .collect()
     }
