@@ -411,6 +411,29 @@ impl LocalGenerator {
     }
 }
 
+impl LocalGenerator {
+    /// Checks the messages, waits for a decoding permit and runs `job` on the ChatML prompt on the blocking
+    /// pool: decoding is seconds of CPU and must not sit on the async runtime.
+    async fn run_decoding<T: Send + 'static>(
+        &self,
+        messages: &[ChatMessage],
+        job: impl FnOnce(&Self, &str) -> Result<T, ModelError> + Send + 'static,
+    ) -> Result<T, ModelError> {
+        check_messages(messages)?;
+        let _permit = self
+            .shared
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| ModelError::Runtime("generator closed".into()))?;
+        let me = self.clone();
+        let prompt = chat_ml(messages);
+        tokio::task::spawn_blocking(move || job(&me, &prompt))
+            .await
+            .map_err(|e| ModelError::Runtime(format!("generation task failed: {e}")))?
+    }
+}
+
 #[async_trait]
 impl Generator for LocalGenerator {
     fn model_name(&self) -> &str {
@@ -423,21 +446,11 @@ impl Generator for LocalGenerator {
         options: GenerateOptions,
         stream: Option<mpsc::UnboundedSender<String>>,
     ) -> Result<Generation, ModelError> {
-        check_messages(&messages)?;
         options.check()?;
-        let _permit = self
-            .shared
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| ModelError::Runtime("generator closed".into()))?;
-        let me = self.clone();
-        let prompt = chat_ml(&messages);
-        tokio::task::spawn_blocking(move || {
-            me.generate_prompt_blocking(&prompt, &options, stream.as_ref())
+        self.run_decoding(&messages, move |me, prompt| {
+            me.generate_prompt_blocking(prompt, &options, stream.as_ref())
         })
         .await
-        .map_err(|e| ModelError::Runtime(format!("generation task failed: {e}")))?
     }
 
     async fn generate_many(
@@ -445,17 +458,9 @@ impl Generator for LocalGenerator {
         messages: Vec<ChatMessage>,
         options: Vec<GenerateOptions>,
     ) -> Result<Vec<Generation>, ModelError> {
-        check_messages(&messages)?;
-        let _permit = self
-            .shared
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| ModelError::Runtime("generator closed".into()))?;
-        let me = self.clone();
-        let prompt = chat_ml(&messages);
-        tokio::task::spawn_blocking(move || me.generate_many_blocking(&prompt, &options, None))
-            .await
-            .map_err(|e| ModelError::Runtime(format!("generation task failed: {e}")))?
+        self.run_decoding(&messages, move |me, prompt| {
+            me.generate_many_blocking(prompt, &options, None)
+        })
+        .await
     }
 }
