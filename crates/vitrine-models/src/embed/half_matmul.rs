@@ -10,7 +10,8 @@
 //! Layout: the output columns are cut into panels of [`PANEL`]; a panel's weights are `inputs × PANEL`
 //! contiguous halves, so the kernel reads them front to back and converts 16 at a time to f32
 //! (`vcvtph2ps`). A register tile of up to [`TILE_ROWS`] rows × 16 columns accumulates over all inputs
-//! before touching the output.
+//! before touching the output. On CPUs with AVX-512 BF16 the same panels hold bf16 pairs instead and
+//! a wider tile runs on `vdpbf16ps` ([`super::bf16_kernel`], about twice the multiply-adds per cycle).
 
 use rayon::prelude::*;
 
@@ -21,17 +22,55 @@ const TILE_ROWS: usize = 6;
 /// Rows per cache block in large batches: this block of the input stays in L2 while every panel passes.
 const BLOCK_ROWS: usize = 48;
 
-/// f16 bit patterns of a `[in][out]` weight, panel-major (see the module doc).
+/// 16-bit bit patterns of a `[in][out]` weight, panel-major (see the module doc): f16, or bf16 pairs
+/// where the CPU has AVX-512 BF16 ([`super::bf16_kernel`]).
 pub(crate) struct HalfWeights {
     halves: Vec<u16>,
     inputs: usize,
     outputs: usize,
+    format: HalfFormat,
+}
+
+/// Which 16-bit format and kernel a packed weight uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HalfFormat {
+    /// f16 weights, f32 activations: the AVX2/F16C tile (x86-64-v3) or its portable twin.
+    F16,
+    /// bf16 pairs for weights and activations: `vdpbf16ps` on AVX-512 BF16.
+    Bf16,
+}
+
+impl HalfFormat {
+    /// The fastest format this CPU runs; `EMBED_KERNEL=f16` (not a `VITRINE_` config variable: it is read
+    /// where weights are packed) forces the f16 path (to compare
+    /// the two, or to reproduce figures from a machine without AVX-512 BF16).
+    pub(crate) fn best() -> Self {
+        let forced_f16 = std::env::var("EMBED_KERNEL").is_ok_and(|v| v == "f16");
+        if !forced_f16 && super::bf16_kernel::available() {
+            Self::Bf16
+        } else {
+            Self::F16
+        }
+    }
 }
 
 impl HalfWeights {
-    /// Packs PyTorch-layout rows (`rows[out][in]`); a last partial panel is padded with zeros.
+    /// Packs PyTorch-layout rows (`rows[out][in]`) in the best format for this CPU.
     pub(crate) fn pack(rows: &[Vec<f32>], inputs: usize) -> Self {
+        Self::pack_as(rows, inputs, HalfFormat::best())
+    }
+
+    /// Packs in the given format; a last partial panel is padded with zeros.
+    pub(crate) fn pack_as(rows: &[Vec<f32>], inputs: usize, format: HalfFormat) -> Self {
         let outputs = rows.len();
+        if format == HalfFormat::Bf16 {
+            return Self {
+                halves: super::bf16_kernel::pack(rows, inputs),
+                inputs,
+                outputs,
+                format,
+            };
+        }
         let panels = outputs.div_ceil(PANEL);
         let mut halves = crate::memory::huge_page_vec::<u16>(panels * inputs * PANEL);
         halves.resize(panels * inputs * PANEL, 0);
@@ -46,6 +85,7 @@ impl HalfWeights {
             halves,
             inputs,
             outputs,
+            format: HalfFormat::F16,
         }
     }
 
@@ -79,6 +119,8 @@ impl HalfWeights {
         let per_group = panels.div_ceil(panel_groups);
         let out_addr = out.as_mut_ptr() as usize;
         let out_len = out.len();
+        let bf16_rows = (self.format == HalfFormat::Bf16)
+            .then(|| super::bf16_kernel::convert_rows(x, self.inputs));
         (0..blocks * panel_groups).into_par_iter().for_each(|item| {
             let (block, group) = (item / panel_groups, item % panel_groups);
             let row_from = block * BLOCK_ROWS;
@@ -88,7 +130,10 @@ impl HalfWeights {
             // SAFETY: items own disjoint (row block × panel range) rectangles of `out`, which outlives
             // the parallel loop; the kernel writes only inside its rectangle.
             let out = unsafe { std::slice::from_raw_parts_mut(out_addr as *mut f32, out_len) };
-            self.rectangle(x, out, row_from..row_to, panel_from..panel_to);
+            match &bf16_rows {
+                Some(x) => self.rectangle_bf16(x, out, row_from..row_to, panel_from..panel_to),
+                None => self.rectangle(x, out, row_from..row_to, panel_from..panel_to),
+            }
         });
     }
 
@@ -111,6 +156,34 @@ impl HalfWeights {
                 let x = &x[r * self.inputs..(r + n) * self.inputs];
                 let out = &mut out[r * self.outputs..(r + n) * self.outputs];
                 tile(n, x, self.inputs, weights, out, self.outputs, col, cols);
+                r += n;
+            }
+        }
+    }
+}
+
+impl HalfWeights {
+    /// [`Self::rectangle`] for bf16 activations and weights.
+    fn rectangle_bf16(
+        &self,
+        x: &[u16],
+        out: &mut [f32],
+        rows: std::ops::Range<usize>,
+        panels: std::ops::Range<usize>,
+    ) {
+        use super::bf16_kernel::{padded_inputs, tile, TILE_ROWS};
+        let padded = padded_inputs(self.inputs);
+        for panel in panels {
+            let weights = &self.halves[panel * padded * PANEL..][..padded * PANEL];
+            let col = panel * PANEL;
+            let cols = PANEL.min(self.outputs - col);
+            let tiles = rows.len().div_ceil(TILE_ROWS);
+            let mut r = rows.start;
+            for t in 0..tiles {
+                let n = (rows.end - r) / (tiles - t);
+                let x = &x[r * padded..(r + n) * padded];
+                let out = &mut out[r * self.outputs..(r + n) * self.outputs];
+                tile(n, x, padded, weights, out, self.outputs, col, cols);
                 r += n;
             }
         }
@@ -221,7 +294,10 @@ mod x86 {
         for k in 0..inputs {
             // The weights come from L3 or memory once per query; asking PREFETCH_STEPS rows ahead hides
             // that latency (the hardware prefetcher alone left the conversion waiting on loads).
-            _mm_prefetch(wp.add(PREFETCH_STEPS * PANEL) as *const i8, _MM_HINT_T0);
+            _mm_prefetch(
+                wp.wrapping_add(PREFETCH_STEPS * PANEL) as *const i8,
+                _MM_HINT_T0,
+            );
             let w0 = _mm256_cvtph_ps(_mm_loadu_si128(wp as *const __m128i));
             let w1 = _mm256_cvtph_ps(_mm_loadu_si128(wp.add(8) as *const __m128i));
             for i in 0..N {
@@ -255,28 +331,46 @@ mod tests {
     }
 
     #[test]
-    fn packed_product_equals_the_plain_product_of_the_rounded_weights() {
-        for (rows, inputs, outputs) in [(1, 8, 16), (7, 33, 40), (13, 64, 48), (100, 20, 17)] {
-            let w = random(inputs * outputs, 1);
-            let w_rows: Vec<Vec<f32>> = w.chunks(inputs).map(<[f32]>::to_vec).collect();
-            let packed = HalfWeights::pack(&w_rows, inputs);
-            let x = random(rows * inputs, 2);
-            let mut out = random(rows * outputs, 3);
-            let mut want = out.clone();
-            for r in 0..rows {
-                for o in 0..outputs {
-                    let dot: f32 = (0..inputs)
-                        .map(|k| x[r * inputs + k] * half::f16::from_f32(w_rows[o][k]).to_f32())
-                        .sum();
-                    want[r * outputs + o] += dot;
+    fn packed_product_equals_the_plain_product_of_the_rounded_operands() {
+        let cases = [
+            (1, 8, 16),
+            (7, 33, 40),
+            (13, 64, 48),
+            (15, 31, 16),
+            (100, 20, 17),
+        ];
+        for format in [HalfFormat::F16, HalfFormat::Bf16] {
+            // What each format keeps of a weight and of an activation.
+            type Round = fn(f32) -> f32;
+            let (round_w, round_x): (Round, Round) = match format {
+                HalfFormat::F16 => (|v| half::f16::from_f32(v).to_f32(), |v| v),
+                HalfFormat::Bf16 => (
+                    |v| half::bf16::from_f32(v).to_f32(),
+                    |v| half::bf16::from_f32(v).to_f32(),
+                ),
+            };
+            for (rows, inputs, outputs) in cases {
+                let w = random(inputs * outputs, 1);
+                let w_rows: Vec<Vec<f32>> = w.chunks(inputs).map(<[f32]>::to_vec).collect();
+                let packed = HalfWeights::pack_as(&w_rows, inputs, format);
+                let x = random(rows * inputs, 2);
+                let mut out = random(rows * outputs, 3);
+                let mut want = out.clone();
+                for r in 0..rows {
+                    for o in 0..outputs {
+                        let dot: f32 = (0..inputs)
+                            .map(|k| round_x(x[r * inputs + k]) * round_w(w_rows[o][k]))
+                            .sum();
+                        want[r * outputs + o] += dot;
+                    }
                 }
-            }
-            packed.matmul_acc(&x, &mut out);
-            for (i, (a, b)) in out.iter().zip(&want).enumerate() {
-                assert!(
-                    (a - b).abs() < 1e-4,
-                    "{rows}x{inputs}x{outputs} element {i}: {a} vs {b}"
-                );
+                packed.matmul_acc(&x, &mut out);
+                for (i, (a, b)) in out.iter().zip(&want).enumerate() {
+                    assert!(
+                        (a - b).abs() < 1e-4,
+                        "{format:?} {rows}x{inputs}x{outputs} element {i}: {a} vs {b}"
+                    );
+                }
             }
         }
     }

@@ -3,6 +3,7 @@
 
 mod batching;
 mod bert;
+mod bf16_kernel;
 mod cache;
 mod half_matmul;
 mod local;
