@@ -28,9 +28,17 @@ pub enum EvalWhat {
         /// Where product embeddings are cached between runs.
         #[arg(long)]
         cache_dir: Option<PathBuf>,
-        /// Judged queries (disjoint from the evaluated ones) used to train the learned ranker; 0 skips it.
-        #[arg(long, default_value_t = 3_000)]
+        /// Most judged queries (disjoint from the evaluated ones) used to train the learned ranker; the
+        /// default takes all the others; 0 skips the ranker.
+        #[arg(long, default_value_t = 100_000)]
         train_queries: usize,
+        /// Candidates per retriever in the ranker's training rows; the default is the engine's own depth
+        /// (`[search] candidates`), so the ranker trains on the pool it re-ranks.
+        #[arg(long)]
+        train_depth: Option<usize>,
+        /// Trees of the learned ranker.
+        #[arg(long, default_value_t = 200)]
+        ranker_trees: usize,
         /// Save the trained ranker here (load it with `[search] ranker = "…"`).
         #[arg(long)]
         save_ranker: Option<PathBuf>,
@@ -122,6 +130,8 @@ pub async fn run(what: EvalWhat, config: &Config) -> anyhow::Result<()> {
             seed,
             cache_dir,
             train_queries,
+            train_depth,
+            ranker_trees,
             save_ranker,
         } => {
             let opts = SearchEval {
@@ -129,6 +139,8 @@ pub async fn run(what: EvalWhat, config: &Config) -> anyhow::Result<()> {
                 seed,
                 cache_dir,
                 train_queries,
+                train_depth,
+                ranker_trees,
                 save_ranker,
             };
             search(&dataset, opts, config).await
@@ -177,6 +189,8 @@ struct SearchEval {
     seed: u64,
     cache_dir: Option<PathBuf>,
     train_queries: usize,
+    train_depth: Option<usize>,
+    ranker_trees: usize,
     save_ranker: Option<PathBuf>,
 }
 
@@ -186,6 +200,8 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
         seed,
         cache_dir,
         train_queries,
+        train_depth,
+        ranker_trees,
         save_ranker,
     } = opts;
     let data = HomeDepot::load(dataset).with_context(|| {
@@ -269,19 +285,15 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
         let t = Instant::now();
         let mut rows = Vec::new();
         let mut labels = Vec::new();
+        let depth = train_depth.unwrap_or(config.search.candidates);
         for q in &train {
-            for (id, x) in engine
-                .training_candidates(&q.text, 100)
-                .await?
-                .into_iter()
-                .take(100)
-            {
+            for (id, x) in engine.training_candidates(&q.text, depth).await? {
                 // Unjudged candidates count as irrelevant, exactly as the metric treats them.
                 labels.push(q.judgments.get(&id).copied().unwrap_or(1.0));
                 rows.push(x);
             }
         }
-        let ranker = vitrine_search::ltr::LearnedRanker::train(&rows, &labels, 200, seed)?;
+        let ranker = vitrine_search::ltr::LearnedRanker::train(&rows, &labels, ranker_trees, seed)?;
         if let Some(p) = &save_ranker {
             ranker.save(p)?;
         }

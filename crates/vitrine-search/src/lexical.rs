@@ -258,6 +258,25 @@ impl LexicalIndex {
         self.len() == 0
     }
 
+    /// Inverse document frequency of each word in product titles (BM25's form, after stemming): how
+    /// much finding the word in a title says, for the learned ranker. Unknown words get the highest.
+    pub fn title_idf(&self, words: &[String]) -> Vec<f64> {
+        let searcher = self.reader.searcher();
+        let n = searcher.num_docs() as f64;
+        words
+            .iter()
+            .map(|w| {
+                let df = self
+                    .analyze(self.fields.title, w)
+                    .iter()
+                    .map(|t| searcher.doc_freq(t).unwrap_or(0))
+                    .max()
+                    .unwrap_or(0) as f64;
+                (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+            })
+            .collect()
+    }
+
     fn analyze(&self, field: Field, text: &str) -> Vec<Term> {
         let mut out = Vec::new();
         if let Ok(mut tok) = self.index.tokenizer_for_field(field) {

@@ -1,16 +1,26 @@
 //! A learned ranker: gradient-boosted trees (forust) over features of each fused candidate — both
 //! retrievers' scores and ranks, the exact cosine of every candidate (also those only BM25 found), and
-//! query–title overlap (exact, prefix, numbers, word pairs). Trained on human relevance judgments; used
-//! when `fusion = { method = "learned" }` and a model is loaded.
+//! query–title overlap (exact words, word prefixes, IDF-weighted shares, the most informative missing
+//! word, the product-type word, word pairs, numbers, letter trigrams). Trained on human relevance
+//! judgments; used when `fusion = { method = "learned" }` and a model is loaded. The model file names
+//! its features, so a model from another version is refused instead of misread.
 
 use crate::doc::SearchDoc;
 use crate::fusion::Fused;
 use crate::normalize::{self, is_stop_word};
 use crate::SearchError;
 use forust_ml::{GradientBooster, Matrix};
+use serde::{Deserialize, Serialize};
+
+/// The on-disk ranker: the feature names it expects and forust's JSON.
+#[derive(Serialize, Deserialize)]
+struct ModelFile {
+    features: Vec<String>,
+    booster: String,
+}
 
 /// Names of the features, in order (for docs and model files).
-pub const FEATURES: [&str; 14] = [
+pub const FEATURES: [&str; N_FEATURES] = [
     "lexical_score",
     "lexical_relative",
     "lexical_log_rank",
@@ -25,43 +35,138 @@ pub const FEATURES: [&str; 14] = [
     "query_terms",
     "title_terms",
     "title_starts_with_query_term",
+    "idf_share_of_query_terms_in_title",
+    "idf_share_of_query_prefixes_in_title",
+    "highest_idf_of_a_missing_query_term",
+    "last_query_word_in_title",
+    "title_words_matched_by_query",
+    "letter_trigram_jaccard",
 ];
 
-/// What features are computed from, per query.
-pub struct QueryContext<'a> {
-    /// Relevance words of the query.
-    pub text: &'a str,
+/// Length of a feature vector.
+pub const N_FEATURES: usize = 20;
+
+/// One candidate's features.
+pub type FeatureRow = [f64; N_FEATURES];
+
+/// What features are computed from, per query (built once, shared by all its candidates).
+pub struct QueryContext {
+    /// Relevance words of the query, stop words removed.
+    tokens: Vec<String>,
+    /// Inverse document frequency of each token in product titles (same order).
+    idf: Vec<f64>,
+    /// Letter trigrams of the query, spaces removed (so "sheetrock" meets "sheet rock").
+    trigrams: Vec<[char; 3]>,
     /// Highest BM25 score among candidates.
-    pub best_lexical: f32,
+    best_lexical: f32,
     /// Highest cosine among candidates.
-    pub best_cosine: f32,
+    best_cosine: f32,
+}
+
+impl QueryContext {
+    /// Tokenises the query once; `idf` gives each token's title IDF (the text index knows it).
+    pub fn new(
+        text: &str,
+        idf: impl Fn(&[String]) -> Vec<f64>,
+        best_lexical: f32,
+        best_cosine: f32,
+    ) -> Self {
+        let tokens: Vec<String> = normalize::tokens(text)
+            .into_iter()
+            .filter(|t| !is_stop_word(t))
+            .collect();
+        let mut idf = idf(&tokens);
+        idf.resize(tokens.len(), 1.0);
+        Self {
+            trigrams: trigrams(&tokens.concat()),
+            tokens,
+            idf,
+            best_lexical,
+            best_cosine,
+        }
+    }
+}
+
+fn trigrams(letters: &str) -> Vec<[char; 3]> {
+    let chars: Vec<char> = letters.chars().collect();
+    let mut out: Vec<[char; 3]> = chars.windows(3).map(|w| [w[0], w[1], w[2]]).collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Whether a title word continues the query word's first four letters (a cheap stem match: "drill"
+/// and "drilling", "cabinet" and "cabinets").
+fn prefix_matches(query_word: &str, title_word: &str) -> bool {
+    let end = query_word
+        .char_indices()
+        .nth(4)
+        .map_or(query_word.len(), |(i, _)| i);
+    title_word.starts_with(&query_word[..end])
 }
 
 /// The feature vector of one candidate; `cosine` is computed for every candidate by the caller.
-pub fn features(q: &QueryContext<'_>, f: &Fused, cosine: Option<f32>, d: &SearchDoc) -> [f64; 14] {
-    let q_tokens: Vec<String> = normalize::tokens(q.text)
-        .into_iter()
-        .filter(|t| !is_stop_word(t))
-        .collect();
+pub fn features(q: &QueryContext, f: &Fused, cosine: Option<f32>, d: &SearchDoc) -> FeatureRow {
+    let q_tokens = &q.tokens;
     let t_tokens: Vec<&str> = d
         .title_padded()
         .split(' ')
         .filter(|s| !s.is_empty())
         .collect();
     let n = q_tokens.len().max(1) as f64;
-    let exact = q_tokens
+    let exact_hits: Vec<bool> = q_tokens
         .iter()
-        .filter(|t| t_tokens.contains(&t.as_str()))
-        .count() as f64
-        / n;
-    let prefix = q_tokens
+        .map(|t| t_tokens.contains(&t.as_str()))
+        .collect();
+    let prefix_hits: Vec<bool> = q_tokens
         .iter()
-        .filter(|t| {
-            let p: String = t.chars().take(4).collect();
-            t_tokens.iter().any(|w| w.starts_with(&p))
-        })
+        .map(|t| t_tokens.iter().any(|w| prefix_matches(t, w)))
+        .collect();
+    let share = |hits: &[bool]| hits.iter().filter(|h| **h).count() as f64 / n;
+    let total_idf: f64 = q.idf.iter().sum();
+    let idf_share = |hits: &[bool]| {
+        if total_idf > 0.0 {
+            hits.iter()
+                .zip(&q.idf)
+                .filter(|(h, _)| **h)
+                .map(|(_, i)| i)
+                .sum::<f64>()
+                / total_idf
+        } else {
+            0.0
+        }
+    };
+    let missing_idf = prefix_hits
+        .iter()
+        .zip(&q.idf)
+        .filter(|(h, _)| !**h)
+        .map(|(_, i)| *i)
+        .fold(0.0, f64::max);
+    // The product type is usually the query's last word ("cordless drill", "toilet seat").
+    let last_word = q_tokens
+        .iter()
+        .zip(&prefix_hits)
+        .rev()
+        .find(|(t, _)| !t.chars().any(|c| c.is_ascii_digit()))
+        .map_or(-1.0, |(_, hit)| f64::from(*hit));
+    let title_words = t_tokens.iter().filter(|w| !is_stop_word(w)).count();
+    let title_matched = t_tokens
+        .iter()
+        .filter(|w| !is_stop_word(w) && q_tokens.iter().any(|t| prefix_matches(t, w)))
         .count() as f64
-        / n;
+        / title_words.max(1) as f64;
+    let title_trigrams = trigrams(&t_tokens.concat());
+    let common = q
+        .trigrams
+        .iter()
+        .filter(|g| title_trigrams.binary_search(g).is_ok())
+        .count();
+    let union = q.trigrams.len() + title_trigrams.len() - common;
+    let jaccard = if union == 0 {
+        0.0
+    } else {
+        common as f64 / union as f64
+    };
     let pairs = if q_tokens.len() < 2 {
         -1.0
     } else {
@@ -99,8 +204,8 @@ pub fn features(q: &QueryContext<'_>, f: &Fused, cosine: Option<f32>, d: &Search
         f.semantic.map_or(7.0, |s| (s.1 as f64).ln()),
         f.lexical.map_or(0.0, |l| 1.0 / (60.0 + l.1 as f64))
             + f.semantic.map_or(0.0, |s| 1.0 / (60.0 + s.1 as f64)),
-        exact,
-        prefix,
+        share(&exact_hits),
+        share(&prefix_hits),
         pairs,
         numbers_in,
         q_tokens.len() as f64,
@@ -110,6 +215,12 @@ pub fn features(q: &QueryContext<'_>, f: &Fused, cosine: Option<f32>, d: &Search
                 .first()
                 .is_some_and(|t| t_tokens.first() == Some(&t.as_str())),
         ),
+        idf_share(&exact_hits),
+        idf_share(&prefix_hits),
+        missing_idf,
+        last_word,
+        title_matched,
+        jaccard,
     ]
 }
 
@@ -125,7 +236,7 @@ fn model_err(e: impl std::fmt::Display) -> SearchError {
 impl LearnedRanker {
     /// Trains on rows of [`features`] with graded labels (squared loss on the relevance grade).
     pub fn train(
-        rows: &[[f64; 14]],
+        rows: &[FeatureRow],
         labels: &[f64],
         trees: usize,
         seed: u64,
@@ -152,7 +263,7 @@ impl LearnedRanker {
     }
 
     /// Scores candidates (higher is better).
-    pub fn predict(&self, rows: &[[f64; 14]]) -> Vec<f64> {
+    pub fn predict(&self, rows: &[FeatureRow]) -> Vec<f64> {
         if rows.is_empty() {
             return Vec::new();
         }
@@ -165,18 +276,137 @@ impl LearnedRanker {
             .predict(&Matrix::new(&column_major, rows.len(), cols), false)
     }
 
-    /// Saves the model as JSON.
+    /// Saves the model as JSON, with the feature names it was trained on.
     pub fn save(&self, path: &std::path::Path) -> Result<(), SearchError> {
-        let json = self.booster.json_dump().map_err(model_err)?;
+        let file = ModelFile {
+            features: FEATURES.iter().map(|s| s.to_string()).collect(),
+            booster: self.booster.json_dump().map_err(model_err)?,
+        };
+        let json = serde_json::to_string(&file).map_err(model_err)?;
         std::fs::write(path, json).map_err(|e| SearchError::Io(path.display().to_string(), e))
     }
 
-    /// Loads a model saved by [`Self::save`].
+    /// Loads a model saved by [`Self::save`]; a model trained on other features is refused (its
+    /// trees would read the wrong columns and rank garbage).
     pub fn load(path: &std::path::Path) -> Result<Self, SearchError> {
         let json = std::fs::read_to_string(path)
             .map_err(|e| SearchError::Io(path.display().to_string(), e))?;
+        let file: ModelFile = serde_json::from_str(&json).map_err(|e| {
+            model_err(format!(
+                "{}: not a ranker saved by this version ({e}); retrain with `vitrine eval search --save-ranker`",
+                path.display()
+            ))
+        })?;
+        if file.features != FEATURES {
+            return Err(model_err(format!(
+                "{} was trained on features {:?}, this version computes {:?}; retrain with `vitrine eval search --save-ranker`",
+                path.display(),
+                file.features,
+                FEATURES
+            )));
+        }
         Ok(Self {
-            booster: GradientBooster::from_json(&json).map_err(model_err)?,
+            booster: GradientBooster::from_json(&file.booster).map_err(model_err)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vitrine_core::ProductInput;
+
+    fn doc(title: &str) -> SearchDoc {
+        let input: ProductInput = serde_json::from_value(serde_json::json!({
+            "id": "P1", "title": title, "price": "10", "currency": "USD", "inventory": {"quantity": 1}
+        }))
+        .expect("valid product");
+        SearchDoc::from_product(&input.validate(chrono::Utc::now()).expect("valid product"))
+    }
+
+    fn row(query: &str, title: &str, idf: &[f64]) -> FeatureRow {
+        let idf = idf.to_vec();
+        let q = QueryContext::new(query, move |_| idf.clone(), 10.0, 0.9);
+        let f = Fused {
+            key: 1,
+            score: 0.0,
+            lexical: Some((5.0, 3)),
+            semantic: None,
+        };
+        features(&q, &f, Some(0.5), &doc(title))
+    }
+
+    fn at(row: &FeatureRow, name: &str) -> f64 {
+        row[FEATURES
+            .iter()
+            .position(|f| *f == name)
+            .expect("known feature")]
+    }
+
+    #[test]
+    fn missing_the_rare_word_costs_more_than_missing_the_common_one() {
+        // "hampton" is rare (idf 8), "white" common (idf 1).
+        let idf = [1.0, 8.0, 3.0];
+        let has_rare = row(
+            "white hampton cabinet",
+            "Hampton Bay Cabinets in Natural",
+            &idf,
+        );
+        let has_common = row("white hampton cabinet", "White Kitchen Cabinets", &idf);
+        let share = "idf_share_of_query_prefixes_in_title";
+        assert!(at(&has_rare, share) > at(&has_common, share));
+        let missing = "highest_idf_of_a_missing_query_term";
+        assert_eq!(at(&has_rare, missing), 1.0);
+        assert_eq!(at(&has_common, missing), 8.0);
+        assert_eq!(
+            at(&has_rare, "last_query_word_in_title"),
+            1.0,
+            "cabinet ~ cabinets"
+        );
+        assert_eq!(at(&has_rare, "query_terms"), 3.0);
+    }
+
+    #[test]
+    fn letter_trigrams_meet_across_a_split_word() {
+        let joined = row("sheetrock", "Sheet Rock Drywall Panel", &[5.0]);
+        let other = row("sheetrock", "Garden Hose Reel", &[5.0]);
+        let j = "letter_trigram_jaccard";
+        assert!(at(&joined, j) > 0.3, "{}", at(&joined, j));
+        assert_eq!(at(&other, j), 0.0);
+    }
+
+    #[test]
+    fn saved_models_round_trip_and_other_feature_sets_are_refused() {
+        let rows: Vec<FeatureRow> = (0..200)
+            .map(|i| {
+                let mut r = [0.0; N_FEATURES];
+                r[0] = f64::from(i % 10);
+                r
+            })
+            .collect();
+        let labels: Vec<f64> = rows.iter().map(|r| r[0] / 3.0).collect();
+        let model = LearnedRanker::train(&rows, &labels, 20, 1).expect("trains");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("ranker.json");
+        model.save(&path).expect("saves");
+        let loaded = LearnedRanker::load(&path).expect("loads");
+        assert_eq!(model.predict(&rows), loaded.predict(&rows));
+        let p = model.predict(&rows);
+        assert!(p[9] > p[1], "learned the order of the label");
+
+        let mut file: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("reads")).expect("json");
+        file["features"] = serde_json::json!(["lexical_score"]);
+        std::fs::write(&path, file.to_string()).expect("writes");
+        let err = LearnedRanker::load(&path)
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(err.contains("retrain"), "{err}");
+        std::fs::write(&path, "{\"trees\": []}").expect("writes");
+        assert!(
+            LearnedRanker::load(&path).is_err(),
+            "an old-format file is refused"
+        );
     }
 }

@@ -5,6 +5,7 @@ use crate::filters::Filters;
 use crate::fusion::{fuse, Fused, Fusion};
 use crate::lexical::LexicalQuery;
 use crate::ltr::{self, QueryContext};
+use crate::normalize;
 use crate::SearchError;
 
 impl SearchEngine {
@@ -14,7 +15,7 @@ impl SearchEngine {
         text: &str,
         fused: &[Fused],
         query_vec: Option<&[f32]>,
-    ) -> Vec<[f64; 14]> {
+    ) -> Vec<ltr::FeatureRow> {
         let docs = match self.docs.read() {
             Ok(d) => d,
             Err(_) => return Vec::new(),
@@ -27,20 +28,21 @@ impl SearchEngine {
                 Some(q.iter().zip(&v).map(|(a, b)| a * b).sum())
             })
             .collect();
-        let ctx = QueryContext {
+        let ctx = QueryContext::new(
             text,
-            best_lexical: fused
+            |words| self.lexical.title_idf(words),
+            fused
                 .iter()
                 .filter_map(|f| f.lexical.map(|l| l.0))
                 .fold(0.0, f32::max),
-            best_cosine: cosines.iter().flatten().copied().fold(0.0, f32::max),
-        };
+            cosines.iter().flatten().copied().fold(0.0, f32::max),
+        );
         fused
             .iter()
             .zip(&cosines)
             .map(|(f, c)| match docs.get(&f.key) {
                 Some(d) => ltr::features(&ctx, f, *c, d),
-                None => [0.0; 14],
+                None => [0.0; ltr::N_FEATURES],
             })
             .collect()
     }
@@ -50,8 +52,12 @@ impl SearchEngine {
         &self,
         query: &str,
         depth: usize,
-    ) -> Result<Vec<(String, [f64; 14])>, SearchError> {
+    ) -> Result<Vec<(String, ltr::FeatureRow)>, SearchError> {
         let parsed = self.parse(query);
+        if normalize::tokens(&parsed.text).is_empty() {
+            // Nothing left to rank by relevance (the query was all constraints or stop words).
+            return Ok(Vec::new());
+        }
         let mut filters = Filters::default();
         filters.add_parsed(&parsed);
         let synonyms = read(&self.synonyms);
