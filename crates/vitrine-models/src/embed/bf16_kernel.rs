@@ -91,11 +91,7 @@ pub(crate) fn tile(
         let mut acc = [[0f32; PANEL]; TILE_ROWS];
         // SAFETY: shapes are asserted above and the CPU features detected.
         unsafe { x86::tile_dispatch(n, x, padded, weights, &mut acc) };
-        for (i, a) in acc.iter().enumerate().take(n) {
-            for (o, v) in out[i * stride + col..][..cols].iter_mut().zip(a) {
-                *o += v;
-            }
-        }
+        super::half_matmul::add_tile(&acc, n, out, stride, col, cols);
         return;
     }
     tile_portable(n, x, padded, weights, out, stride, col, cols);

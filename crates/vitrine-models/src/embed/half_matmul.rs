@@ -148,15 +148,10 @@ impl HalfWeights {
             let weights = &self.halves[panel * self.inputs * PANEL..][..self.inputs * PANEL];
             let col = panel * PANEL;
             let cols = PANEL.min(self.outputs - col);
-            // Even tiles (14 rows → 5, 5, 4, not 6, 6, 2): a thin tile spends its time loading weights.
-            let tiles = rows.len().div_ceil(TILE_ROWS);
-            let mut r = rows.start;
-            for t in 0..tiles {
-                let n = (rows.end - r) / (tiles - t);
+            for (r, n) in even_tiles(rows.clone(), TILE_ROWS) {
                 let x = &x[r * self.inputs..(r + n) * self.inputs];
                 let out = &mut out[r * self.outputs..(r + n) * self.outputs];
                 tile(n, x, self.inputs, weights, out, self.outputs, col, cols);
-                r += n;
             }
         }
     }
@@ -177,15 +172,43 @@ impl HalfWeights {
             let weights = &self.halves[panel * padded * PANEL..][..padded * PANEL];
             let col = panel * PANEL;
             let cols = PANEL.min(self.outputs - col);
-            let tiles = rows.len().div_ceil(TILE_ROWS);
-            let mut r = rows.start;
-            for t in 0..tiles {
-                let n = (rows.end - r) / (tiles - t);
+            for (r, n) in even_tiles(rows.clone(), TILE_ROWS) {
                 let x = &x[r * padded..(r + n) * padded];
                 let out = &mut out[r * self.outputs..(r + n) * self.outputs];
                 tile(n, x, padded, weights, out, self.outputs, col, cols);
-                r += n;
             }
+        }
+    }
+}
+
+/// `(first row, rows)` of each tile when `rows` is cut into tiles of at most `tile_rows`, evenly
+/// (14 rows by 6 → 4, 5, 5, not 6, 6, 2): a thin tile spends its time loading weights.
+fn even_tiles(
+    rows: std::ops::Range<usize>,
+    tile_rows: usize,
+) -> impl Iterator<Item = (usize, usize)> {
+    let tiles = rows.len().div_ceil(tile_rows);
+    let mut r = rows.start;
+    (0..tiles).map(move |t| {
+        let n = (rows.end - r) / (tiles - t);
+        let first = r;
+        r += n;
+        (first, n)
+    })
+}
+
+/// Adds a register tile's sums (`n` rows) into `out[i * stride + col..][..cols]`.
+pub(crate) fn add_tile(
+    acc: &[[f32; PANEL]],
+    n: usize,
+    out: &mut [f32],
+    stride: usize,
+    col: usize,
+    cols: usize,
+) {
+    for (i, a) in acc.iter().enumerate().take(n) {
+        for (o, v) in out[i * stride + col..][..cols].iter_mut().zip(a) {
+            *o += v;
         }
     }
 }
@@ -222,11 +245,7 @@ fn tile(
                 _ => x86::tile::<6>(x, inputs, weights, &mut acc),
             }
         }
-        for (i, a) in acc.iter().enumerate().take(n) {
-            for (o, v) in out[i * stride + col..][..cols].iter_mut().zip(a) {
-                *o += v;
-            }
-        }
+        add_tile(&acc, n, out, stride, col, cols);
     }
     #[cfg(not(all(
         target_arch = "x86_64",
