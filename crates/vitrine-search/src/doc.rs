@@ -17,6 +17,35 @@ pub struct FacetValue {
     pub value: String,
     /// The catalog's own spelling, for facet labels.
     pub display: String,
+    /// [`facet_code`] of `name`: lets hot loops (facet counting, filter checks) compare one integer
+    /// before any string.
+    pub name_code: u64,
+    /// [`facet_code`] of (`name`, `value`).
+    pub value_code: u64,
+}
+
+impl FacetValue {
+    /// A facet value from its normalised name and value and the catalog's spelling.
+    pub fn new(name: &str, value: String, display: &str) -> Self {
+        Self {
+            name_code: facet_code(name, ""),
+            value_code: facet_code(name, &value),
+            name: name.to_string(),
+            value,
+            display: display.trim().to_string(),
+        }
+    }
+}
+
+/// A 64-bit code for a facet name (`value` empty) or a (name, value) pair. Codes are compared before
+/// strings, never instead of them where a wrong merge would show, so a collision can only cost speed.
+pub fn facet_code(name: &str, value: &str) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = rustc_hash::FxBuildHasher.build_hasher();
+    h.write(name.as_bytes());
+    h.write_u8(0xff);
+    h.write(value.as_bytes());
+    h.finish()
 }
 
 /// A product as search sees it.
@@ -32,6 +61,8 @@ pub struct SearchDoc {
     pub brand: Option<String>,
     /// Category path as written.
     pub category: Vec<String>,
+    /// Category path normalised, for category-prefix filters (checked per candidate, so not recomputed).
+    pub category_normalized: Vec<String>,
     /// Price a shopper pays now (sale price when set), for filters and sorting.
     pub price: f64,
     /// ISO currency code.
@@ -63,11 +94,7 @@ impl SearchDoc {
         let mut push = |name: &str, display: &str| {
             let value = normalize::phrase(display);
             if !value.is_empty() && value.len() <= FACET_LIMIT_VALUE_LEN {
-                facets.push(FacetValue {
-                    name: name.to_string(),
-                    value,
-                    display: display.trim().to_string(),
-                });
+                facets.push(FacetValue::new(name, value, display));
             }
         };
         if let Some(b) = &p.brand {
@@ -109,6 +136,7 @@ impl SearchDoc {
             title: p.title.clone(),
             brand: p.brand.clone(),
             category: p.category.clone(),
+            category_normalized: p.category.iter().map(|c| normalize::phrase(c)).collect(),
             price,
             currency: p.currency.to_string(),
             available: p.inventory.is_available(),
@@ -125,9 +153,14 @@ impl SearchDoc {
 
     /// Whether the product has `name` = `value` (normalised).
     pub fn has_facet(&self, name: &str, value: &str) -> bool {
+        self.has_facet_code(facet_code(name, value), name, value)
+    }
+
+    /// [`Self::has_facet`] with the code computed once by the caller (filters check many products).
+    pub fn has_facet_code(&self, code: u64, name: &str, value: &str) -> bool {
         self.facets
             .iter()
-            .any(|f| f.name == name && f.value == value)
+            .any(|f| f.value_code == code && f.name == name && f.value == value)
     }
 
     /// Whether the product carries any value for `name`.

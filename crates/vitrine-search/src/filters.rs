@@ -3,7 +3,7 @@
 //! graph search), so both retrieve only admissible products and nothing is lost to post-filtering.
 
 use crate::doc::SearchDoc;
-use crate::normalize::{self, contains_phrase};
+use crate::normalize::contains_phrase;
 use crate::query::{Exclusion, ParsedQuery};
 use std::collections::BTreeMap;
 
@@ -96,7 +96,7 @@ impl Filters {
             }
         }
         if !self.category_prefix.is_empty() {
-            let segs: Vec<String> = d.category.iter().map(|c| normalize::phrase(c)).collect();
+            let segs = &d.category_normalized;
             if segs.len() < self.category_prefix.len()
                 || segs[..self.category_prefix.len()] != self.category_prefix[..]
             {

@@ -49,11 +49,19 @@ pub fn contains_phrase(haystack_padded: &str, needle: &str) -> bool {
     if needle.is_empty() {
         return false;
     }
-    let mut probe = String::with_capacity(needle.len() + 2);
-    probe.push(' ');
-    probe.push_str(needle);
-    probe.push(' ');
-    haystack_padded.contains(&probe)
+    // No allocation: this runs per candidate product and constraint during filtered graph search.
+    // Overlapping occurrences are all tried ("a a" in " xa a a " matches at the second one).
+    let bytes = haystack_padded.as_bytes();
+    let step = needle.chars().next().map_or(1, char::len_utf8);
+    let mut from = 0;
+    while let Some(i) = haystack_padded.get(from..).and_then(|h| h.find(needle)) {
+        let at = from + i;
+        if at > 0 && bytes[at - 1] == b' ' && bytes.get(at + needle.len()) == Some(&b' ') {
+            return true;
+        }
+        from = at + step;
+    }
+    false
 }
 
 /// Stable 64-bit key of a SKU: the identity shared by the text index, the vector index and the doc table,
@@ -132,6 +140,12 @@ mod tests {
         assert!(contains_phrase(&h, "navy blue"));
         assert!(!contains_phrase(&h, "avy blue"));
         assert!(!contains_phrase(&h, ""));
+        assert!(
+            contains_phrase(" xa a a ", "a a"),
+            "an overlapping later occurrence counts"
+        );
+        assert!(contains_phrase(" café crème ", "crème"));
+        assert!(!contains_phrase(" cafécrème ", "crème"));
     }
 
     proptest! {

@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
+mod flat;
+use flat::FlatVectors;
+
 /// HNSW parameters; chosen by `vitrine bench vectors` (recall@10 ≥ 0.95 against exact search).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct HnswParams {
@@ -37,6 +40,8 @@ struct Inner {
     index: Index,
     /// key → hash of the text its vector was computed from.
     sources: HashMap<u64, u64>,
+    /// The same vectors as `index`, as contiguous rows for exact scoring.
+    flat: FlatVectors,
     watermark: i64,
 }
 
@@ -95,6 +100,7 @@ impl VectorIndex {
         let mut inner = Inner {
             index,
             sources: HashMap::new(),
+            flat: FlatVectors::new(dimensions),
             watermark: 0,
         };
         if let Some(d) = dir {
@@ -110,6 +116,12 @@ impl VectorIndex {
                             .map_err(usearch_err)?;
                         inner.watermark = wm;
                         inner.sources = sources;
+                        let mut row = vec![0i8; dimensions];
+                        for &key in inner.sources.keys() {
+                            if matches!(inner.index.get(key, &mut row), Ok(n) if n > 0) {
+                                inner.flat.insert(key, &row);
+                            }
+                        }
                     }
                     Ok(_) => tracing::warn!("vector index was built for another model; rebuilding"),
                     Err(e) => {
@@ -186,7 +198,9 @@ impl VectorIndex {
             if inner.index.contains(*key) {
                 inner.index.remove(*key).map_err(usearch_err)?;
             }
-            inner.index.add(*key, &to_i8(v)).map_err(usearch_err)?;
+            let row = to_i8(v);
+            inner.index.add(*key, &row).map_err(usearch_err)?;
+            inner.flat.insert(*key, &row);
             inner.sources.insert(*key, *hash);
         }
         Ok(())
@@ -198,6 +212,7 @@ impl VectorIndex {
         if inner.index.contains(key) {
             inner.index.remove(key).map_err(usearch_err)?;
         }
+        inner.flat.remove(key);
         inner.sources.remove(&key);
         Ok(())
     }
@@ -245,29 +260,32 @@ impl VectorIndex {
         }
         let inner = self.inner.read().map_err(|_| SearchError::Poisoned)?;
         let q = to_i8(query);
-        let q_norm = q.iter().map(|&x| i32::from(x) * i32::from(x)).sum::<i32>() as f32;
-        let mut stored = vec![0i8; self.dimensions];
-        let mut scored = Vec::with_capacity(keys.len());
-        for &key in keys {
-            if !matches!(inner.index.get(key, &mut stored), Ok(n) if n > 0) {
-                continue;
-            }
-            let (mut dot, mut norm) = (0i32, 0i32);
-            for (&a, &b) in q.iter().zip(&stored) {
-                dot += i32::from(a) * i32::from(b);
-                norm += i32::from(b) * i32::from(b);
-            }
-            let denominator = (q_norm * norm as f32).sqrt();
-            if denominator > 0.0 {
-                scored.push((key, dot as f32 / denominator));
-            }
-        }
+        let q_norm = (q.iter().map(|&x| i32::from(x) * i32::from(x)).sum::<i32>() as f32).sqrt();
+        let mut scored: Vec<(u64, f32)> = keys
+            .iter()
+            .filter_map(|&key| Some((key, inner.flat.cosine_i8(&q, q_norm, key)?)))
+            .collect();
         if scored.len() > k {
             scored.select_nth_unstable_by(k, |a, b| b.1.total_cmp(&a.1));
             scored.truncate(k);
         }
         scored.sort_by(|a, b| b.1.total_cmp(&a.1));
         Ok(scored)
+    }
+
+    /// Cosine similarity of a float query with each product's stored vector (`None` for a product
+    /// without one): the ranker's semantic feature for candidates the graph search did not return.
+    pub fn cosines(&self, query: &[f32], keys: &[u64]) -> Vec<Option<f32>> {
+        let Ok(inner) = self.inner.read() else {
+            return vec![None; keys.len()];
+        };
+        if query.len() != self.dimensions {
+            return vec![None; keys.len()];
+        }
+        let q_norm = query.iter().map(|x| x * x).sum::<f32>().sqrt();
+        keys.iter()
+            .map(|&k| inner.flat.cosine_f32(query, q_norm, k))
+            .collect()
     }
 
     /// The stored (de-quantized, re-normalised to unit length) vector of a product.
@@ -327,6 +345,7 @@ impl VectorIndex {
             .reserve_capacity_and_threads(2048, SEARCH_THREADS)
             .map_err(usearch_err)?;
         inner.sources.clear();
+        inner.flat.clear();
         inner.watermark = 0;
         Ok(())
     }
@@ -335,7 +354,7 @@ impl VectorIndex {
     pub fn memory_bytes(&self) -> usize {
         self.inner
             .read()
-            .map(|i| i.index.memory_usage())
+            .map(|i| i.index.memory_usage() + i.flat.memory_bytes())
             .unwrap_or(0)
     }
 }
@@ -421,6 +440,14 @@ mod tests {
         assert_eq!(idx.watermark(), 42);
         assert_eq!(idx.len(), 2);
         assert_eq!(idx.search(&q, 1, None).unwrap()[0].0, 2);
+        // The exact paths see the reloaded vectors, and not the removed one.
+        let among = idx.search_among(&q, &[1, 2, 3], 3).unwrap();
+        assert_eq!(among.iter().map(|h| h.0).collect::<Vec<_>>(), [2, 3]);
+        let cos = idx.cosines(&q, &[1, 2]);
+        assert_eq!(cos[0], None);
+        let stored = idx.get(2).unwrap();
+        let expected: f32 = q.iter().zip(&stored).map(|(a, b)| a * b).sum();
+        assert!((cos[1].unwrap() - expected).abs() < 1e-5);
         // A different model (dimension) is not loaded.
         let other = VectorIndex::open(Some(dir.path()), 4, HnswParams::default()).unwrap();
         assert_eq!(other.len(), 0);

@@ -20,14 +20,13 @@ impl SearchEngine {
             Ok(d) => d,
             Err(_) => return Vec::new(),
         };
-        let cosines: Vec<Option<f32>> = fused
-            .iter()
-            .map(|f| {
-                let q = query_vec?;
-                let v = self.vectors.as_ref()?.get(f.key)?;
-                Some(q.iter().zip(&v).map(|(a, b)| a * b).sum())
-            })
-            .collect();
+        let cosines: Vec<Option<f32>> = match (query_vec, &self.vectors) {
+            (Some(q), Some(v)) => {
+                let keys: Vec<u64> = fused.iter().map(|f| f.key).collect();
+                v.cosines(q, &keys)
+            }
+            _ => vec![None; fused.len()],
+        };
         let ctx = QueryContext::new(
             text,
             |words| self.lexical.title_idf(words),

@@ -5,6 +5,7 @@
 mod learned;
 
 use crate::cache::ResultCache;
+use crate::doc::facet_code;
 use crate::doc::{embedding_text, SearchDoc};
 use crate::filters::Filters;
 use crate::fusion::{fuse, Fused, Fusion};
@@ -18,6 +19,7 @@ use crate::types::*;
 use crate::vectors::VectorIndex;
 use crate::vocab::Vocabulary;
 use crate::{SearchConfig, SearchError};
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -56,7 +58,7 @@ impl Ranked {
 /// Everything search needs, shared by all requests.
 pub struct SearchEngine {
     config: SearchConfig,
-    docs: RwLock<HashMap<u64, Arc<SearchDoc>>>,
+    docs: RwLock<FxHashMap<u64, Arc<SearchDoc>>>,
     vocab: RwLock<Arc<Vocabulary>>,
     synonyms: RwLock<Arc<Synonyms>>,
     rules: RwLock<Arc<Rules>>,
@@ -139,7 +141,7 @@ impl SearchEngine {
             vocab_built: std::sync::Mutex::new(None),
             cache: ResultCache::new(config.cache_capacity),
             config,
-            docs: RwLock::new(HashMap::new()),
+            docs: RwLock::new(FxHashMap::default()),
             vocab: RwLock::new(Arc::new(Vocabulary::default())),
             synonyms: RwLock::new(Arc::new(synonyms)),
             rules: RwLock::new(Arc::new(rules)),
@@ -637,7 +639,7 @@ impl SearchEngine {
                 }
             }
         }
-        let known: std::collections::HashSet<u64> = facet_keys.iter().copied().collect();
+        let known: FxHashSet<u64> = facet_keys.iter().copied().collect();
         for (k, _) in &semantic {
             if !known.contains(k) {
                 facet_keys.push(*k);
@@ -714,7 +716,7 @@ impl SearchEngine {
 
     fn facets(
         &self,
-        docs: &HashMap<u64, Arc<SearchDoc>>,
+        docs: &FxHashMap<u64, Arc<SearchDoc>>,
         keys: &[u64],
         r: &SearchRequest,
     ) -> BTreeMap<String, Vec<FacetCount>> {
@@ -726,20 +728,16 @@ impl SearchEngine {
                 .map(|f| normalize::phrase(f).replace(' ', "_"))
                 .collect()
         };
-        // Borrowed keys while counting: this runs over up to `facet_sample` products per search, and
-        // cloning names and values per product was the largest single cost of an uncached search.
-        let wanted: HashMap<&str, usize> = names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.as_str(), i))
-            .collect();
-        let mut counts: Vec<HashMap<&str, (&str, u32)>> = vec![HashMap::new(); names.len()];
+        // Precomputed codes while counting: this runs over up to `facet_sample` products per search, and
+        // hashing or cloning names and values per product was the largest single cost of an uncached search.
+        let wanted: Vec<u64> = names.iter().map(|n| facet_code(n, "")).collect();
+        let mut counts: Vec<FxHashMap<u64, (&str, u32)>> = vec![FxHashMap::default(); names.len()];
         for key in keys.iter().take(self.config.facet_sample) {
             let Some(d) = docs.get(key) else { continue };
             for f in &d.facets {
-                if let Some(&i) = wanted.get(f.name.as_str()) {
+                if let Some(i) = wanted.iter().position(|&w| w == f.name_code) {
                     counts[i]
-                        .entry(f.value.as_str())
+                        .entry(f.value_code)
                         .or_insert((f.display.as_str(), 0))
                         .1 += 1;
                 }
@@ -752,8 +750,8 @@ impl SearchEngine {
             .map(|(name, values)| {
                 let mut v: Vec<FacetCount> = values
                     .into_values()
-                    .map(|(value, count)| FacetCount {
-                        value: value.to_string(),
+                    .map(|(display, count)| FacetCount {
+                        value: display.to_string(),
                         count,
                     })
                     .collect();
