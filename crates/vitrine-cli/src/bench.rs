@@ -64,6 +64,9 @@ pub enum BenchWhat {
         /// Concurrent HTTP clients.
         #[arg(long, default_value_t = 16)]
         clients: usize,
+        /// Offered rates (queries/s, comma-separated) at which uncached latency is also measured open-loop.
+        #[arg(long, default_value = "400", value_parser = crate::loadgen::parse_rates)]
+        rates: std::vec::Vec<f64>,
         /// Distinct (uncached) queries sent.
         #[arg(long, default_value_t = 3_000)]
         queries: usize,
@@ -126,8 +129,9 @@ pub async fn run(what: BenchWhat, config: &Config) -> anyhow::Result<()> {
             products,
             clients,
             queries,
+            rates,
             workdir,
-        } => return crate::bench_search::run(products, clients, queries, workdir).await,
+        } => return crate::bench_search::run(products, clients, queries, &rates, workdir).await,
         BenchWhat::Recommend(b) => return crate::bench_recommend::run(b).await,
         BenchWhat::Vectors {
             dataset,

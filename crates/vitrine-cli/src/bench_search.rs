@@ -2,16 +2,14 @@
 //! loopback by concurrent clients. Uncached = every query string is new (no result or embedding cache can
 //! help); cached = a small set of queries repeated after one warm-up pass.
 
-use crate::bench::{
-    import_demo_products, path_str, peak_rss_kib, percentile, spawn_server, timed_child,
-};
+use crate::bench::{import_demo_products, path_str, peak_rss_kib, spawn_server, timed_child};
+use crate::loadgen::{self, Load, Pace};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use vitrine_sim::vocabulary::{BRANDS, COLOURS, LEAVES};
 
 /// Distinct shopper-like queries over the demo vocabulary.
@@ -67,68 +65,27 @@ pub fn demo_queries(n: usize, seed: u64) -> Vec<String> {
     v
 }
 
-struct Load {
-    qps: f64,
-    p50: f64,
-    p95: f64,
-    p99: f64,
-    n: usize,
+fn search_url(base: &str, q: &str) -> String {
+    let mut url = reqwest::Url::parse(&format!("{base}/v1/search")).expect("loopback base URL");
+    url.query_pairs_mut().append_pair("q", q);
+    url.into()
 }
 
+/// Sends each query of `queries` once (or `requests` times round-robin) at the given pace.
 async fn load(
     base: &str,
     queries: Arc<Vec<String>>,
     requests: usize,
     clients: usize,
+    pace: Pace,
 ) -> anyhow::Result<Load> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()?;
-    let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..clients {
-        let (client, queries, next, url) = (
-            client.clone(),
-            queries.clone(),
-            next.clone(),
-            format!("{base}/v1/search"),
-        );
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= requests {
-                    break;
-                }
-                let q = &queries[i % queries.len()];
-                let t = Instant::now();
-                let resp = client.get(&url).query(&[("q", q.as_str())]).send().await?;
-                anyhow::ensure!(
-                    resp.status().is_success(),
-                    "HTTP {} for {q:?}",
-                    resp.status()
-                );
-                let _ = resp.bytes().await?;
-                lat.push(t.elapsed().as_secs_f64() * 1000.0);
-            }
-            Ok::<_, anyhow::Error>(lat)
-        }));
-    }
-    let mut lat = Vec::new();
-    for t in tasks {
-        lat.extend(t.await??);
-    }
-    let secs = started.elapsed().as_secs_f64();
-    lat.sort_by(f64::total_cmp);
-    let pct = |p: f64| percentile(&lat, p);
-    Ok(Load {
-        qps: lat.len() as f64 / secs,
-        p50: pct(0.5),
-        p95: pct(0.95),
-        p99: pct(0.99),
-        n: lat.len(),
+    let base = base.to_string();
+    let l = loadgen::run(clients, requests, pace, false, move |i, _| {
+        search_url(&base, &queries[i % queries.len()])
     })
+    .await?;
+    anyhow::ensure!(l.errors == 0, "{} searches failed", l.errors);
+    Ok(l)
 }
 
 /// Runs the benchmark.
@@ -136,6 +93,7 @@ pub async fn run(
     products: usize,
     clients: usize,
     uncached: usize,
+    rates: &[f64],
     workdir: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
@@ -174,21 +132,25 @@ pub async fn run(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    let queries = Arc::new(demo_queries(uncached + 100, 11));
+    // Every uncached run gets its own distinct queries, so no run is helped by an earlier one's cache.
+    let runs = 1 + rates.len();
+    let queries = demo_queries(uncached * runs + 100, 11);
     anyhow::ensure!(queries.len() > 100, "too few distinct queries generated");
-    let fresh: Arc<Vec<String>> = Arc::new(queries[100..].to_vec());
-    let u = load(&base, fresh.clone(), fresh.len(), clients).await?;
-    println!(
-        "uncached      : {:>6.0} queries/s, p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms ({} distinct queries)",
-        u.qps, u.p50, u.p95, u.p99, u.n
-    );
+    let per_run = (queries.len() - 100) / runs;
+    let fresh = |run: usize| Arc::new(queries[100 + run * per_run..100 + (run + 1) * per_run].to_vec());
+    let u = load(&base, fresh(0), per_run, clients, Pace::Closed).await?;
+    println!("uncached, {:<14}: {u}", Pace::Closed.to_string());
+    for (run, &rate) in rates.iter().enumerate() {
+        let pace = Pace::Rate(rate);
+        let u = load(&base, fresh(run + 1), per_run, clients, pace).await?;
+        println!("uncached, {:<14}: {u}", pace.to_string());
+    }
     let hot: Arc<Vec<String>> = Arc::new(queries[..100].to_vec());
-    load(&base, hot.clone(), hot.len(), 1).await?;
-    let c = load(&base, hot.clone(), 20_000, clients).await?;
-    println!(
-        "cached        : {:>6.0} queries/s, p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms ({} requests over 100 queries)",
-        c.qps, c.p50, c.p95, c.p99, c.n
-    );
+    load(&base, hot.clone(), hot.len(), 1, Pace::Closed).await?;
+    for pace in [Pace::Closed, Pace::Rate(2_000.0)] {
+        let c = load(&base, hot.clone(), 20_000, clients, pace).await?;
+        println!("cached,   {:<14}: {c} over 100 queries", pace.to_string());
+    }
     println!("server peak RSS: {} MiB", peak_rss_kib(child.id()) / 1024);
     // SAFETY: plain signal to our own child.
     unsafe {

@@ -3,6 +3,7 @@
 //! feeds it catalog changes.
 
 mod learned;
+mod semantic;
 
 use crate::cache::ResultCache;
 use crate::doc::facet_code;
@@ -66,6 +67,8 @@ pub struct SearchEngine {
     vectors: Option<VectorIndex>,
     embedder: Option<Arc<dyn Embedder>>,
     cache: ResultCache<Arc<SearchResponse>>,
+    /// Admissible products of selective filter sets (see `semantic.rs`), keyed like the result cache.
+    filter_sets: ResultCache<Option<Arc<Vec<u64>>>>,
     generation: AtomicU64,
     /// Counters.
     pub stats: SearchStats,
@@ -74,6 +77,8 @@ pub struct SearchEngine {
     vocab_built: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
+/// Filter sets whose admissible products are remembered (at most `EXACT_VECTOR_LIMIT` keys each).
+const FILTER_SET_CACHE: usize = 256;
 /// During a long catch-up the vocabulary is rebuilt at most this often (and once more at its end).
 const VOCABULARY_REBUILD_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 /// Up to this many products passing a filter are ranked by exact vector search instead of a filtered HNSW
@@ -140,6 +145,7 @@ impl SearchEngine {
             ranker: RwLock::new(ranker),
             vocab_built: std::sync::Mutex::new(None),
             cache: ResultCache::new(config.cache_capacity),
+            filter_sets: ResultCache::new(FILTER_SET_CACHE),
             config,
             docs: RwLock::new(FxHashMap::default()),
             vocab: RwLock::new(Arc::new(Vocabulary::default())),
@@ -665,53 +671,6 @@ impl SearchEngine {
             }
         }
         Ok((fused, total, facet_keys))
-    }
-
-    async fn semantic(
-        &self,
-        text: &str,
-        filters: &Filters,
-        k: usize,
-    ) -> Result<(Vec<(u64, f32)>, Vec<f32>), String> {
-        let (Some(vectors), Some(embedder)) = (&self.vectors, &self.embedder) else {
-            return Err("no embedding model configured".into());
-        };
-        if vectors.is_empty() {
-            return Err("vector index is still being built".into());
-        }
-        let q = embedder
-            .embed(vec![text.to_string()])
-            .await
-            .map_err(|e| e.to_string())?
-            .pop()
-            .ok_or("embedder returned no vector")?;
-        let docs = self
-            .docs
-            .read()
-            .map_err(|_| "doc table poisoned".to_string())?;
-        let accept = |key: u64| docs.get(&key).is_some_and(|d| filters.accepts(d));
-        let few = if filters.is_empty() {
-            None
-        } else {
-            self.lexical
-                .filtered_keys(filters, EXACT_VECTOR_LIMIT)
-                .map_err(|e| e.to_string())?
-        };
-        let hits = match few {
-            // A selective filter: score its products exactly (the check keeps both filter paths in step).
-            Some(keys) => {
-                let keys: Vec<u64> = keys.into_iter().filter(|&k| accept(k)).collect();
-                vectors.search_among(&q, &keys, k)
-            }
-            None if filters.is_empty() => vectors.search(&q, k, None),
-            None => vectors.search(&q, k, Some(&accept)),
-        }
-        .map_err(|e| e.to_string())?;
-        let hits = hits
-            .into_iter()
-            .filter(|(_, s)| *s >= self.config.semantic_floor)
-            .collect();
-        Ok((hits, q))
     }
 
     fn facets(
