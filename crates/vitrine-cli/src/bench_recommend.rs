@@ -5,14 +5,12 @@
 //! Phases: import → train (sequence model) → serve (warm-up traffic logs impressions) → train again (now
 //! with the four rankers, timed) → serve with the trained version → `for_you` and `similar` latencies.
 
-use crate::bench::{
-    import_demo_products, path_str, peak_rss_kib, percentile, spawn_server, timed_child,
-};
+use crate::bench::{import_demo_products, path_str, peak_rss_kib, spawn_server, timed_child};
+use crate::loadgen::{self, Load, Pace};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Options of the benchmark.
@@ -30,6 +28,12 @@ pub struct RecommendBench {
     /// Concurrent HTTP clients.
     #[arg(long, default_value_t = 64)]
     pub clients: usize,
+    /// Offered rates (requests/s, comma-separated) at which `for_you` latency is also measured open-loop.
+    #[arg(long, default_value = "1000,2000,3000", value_parser = crate::loadgen::parse_rates)]
+    pub for_you_rates: std::vec::Vec<f64>,
+    /// Offered rates (requests/s, comma-separated) at which `similar` latency is also measured open-loop.
+    #[arg(long, default_value = "2000,4000,6000", value_parser = crate::loadgen::parse_rates)]
+    pub similar_rates: std::vec::Vec<f64>,
     /// Requests per measured surface.
     #[arg(long, default_value_t = 20_000)]
     pub requests: usize,
@@ -88,71 +92,26 @@ fn write_histories(path: &Path, b: &RecommendBench) -> anyhow::Result<()> {
     Ok(())
 }
 
-struct Load {
-    qps: f64,
-    p50: f64,
-    p99: f64,
-    errors: usize,
-}
-
-async fn load(base: &str, surface: &str, b: &RecommendBench) -> anyhow::Result<Load> {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(b.clients)
-        .build()?;
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for c in 0..b.clients {
-        let (client, next, base, surface) = (
-            client.clone(),
-            next.clone(),
-            base.to_string(),
-            surface.to_string(),
-        );
-        let (total, shoppers, products) = (b.requests, b.shoppers, b.products);
-        tasks.push(tokio::spawn(async move {
-            let mut rng = ChaCha8Rng::seed_from_u64(c as u64);
-            let (mut lat, mut errors) = (Vec::new(), 0usize);
-            while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < total {
-                let url = match surface.as_str() {
-                    "for_you" => format!(
-                        "{base}/v1/recommend/for_you?user_id=U{}",
-                        rng.gen_range(0..shoppers)
-                    ),
-                    _ => format!(
-                        "{base}/v1/recommend/similar?item=SKU-{:07}",
-                        rng.gen_range(0..products)
-                    ),
-                };
-                let t = Instant::now();
-                match client.get(url).send().await {
-                    Ok(r)
-                        if r.status().is_success()
-                            || r.status() == reqwest::StatusCode::NOT_FOUND =>
-                    {
-                        let _ = r.bytes().await;
-                        lat.push(t.elapsed().as_secs_f64() * 1e3);
-                    }
-                    _ => errors += 1,
-                }
-            }
-            (lat, errors)
-        }));
-    }
-    let (mut all, mut errors) = (Vec::new(), 0);
-    for t in tasks {
-        let (lat, e) = t.await?;
-        all.extend(lat);
-        errors += e;
-    }
-    let secs = started.elapsed().as_secs_f64();
-    all.sort_by(f64::total_cmp);
-    Ok(Load {
-        qps: all.len() as f64 / secs,
-        p50: percentile(&all, 0.5),
-        p99: percentile(&all, 0.99),
-        errors,
-    })
+async fn load(base: &str, surface: &str, b: &RecommendBench, pace: Pace) -> anyhow::Result<Load> {
+    let (base, surface) = (base.to_string(), surface.to_string());
+    let (shoppers, products) = (b.shoppers, b.products);
+    loadgen::run(
+        b.clients,
+        b.requests,
+        pace,
+        true,
+        move |_, rng| match surface.as_str() {
+            "for_you" => format!(
+                "{base}/v1/recommend/for_you?user_id=U{}",
+                rng.gen_range(0..shoppers)
+            ),
+            _ => format!(
+                "{base}/v1/recommend/similar?item=SKU-{:07}",
+                rng.gen_range(0..products)
+            ),
+        },
+    )
+    .await
 }
 
 /// Waits until the recommender answers (the server listens before it has replayed the event log).
@@ -228,7 +187,7 @@ pub async fn run(b: RecommendBench) -> anyhow::Result<()> {
             "server ready (replayed the event log): {:.1} s",
             started.elapsed().as_secs_f64()
         );
-        let warm = load(&base, "for_you", &b).await?;
+        let warm = load(&base, "for_you", &b, Pace::Closed).await?;
         println!(
             "warm-up for_you (logs impressions): {:.0} req/s, p99 {:.1} ms",
             warm.qps, warm.p99
@@ -252,12 +211,12 @@ pub async fn run(b: RecommendBench) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64(),
         peak_rss_kib(child.id()) / 1024
     );
-    for surface in ["for_you", "similar"] {
-        let l = load(&base, surface, &b).await?;
-        println!(
-            "{surface:<8}: {:>6.0} req/s, p50 {:.2} ms, p99 {:.2} ms over {} requests ({} errors)",
-            l.qps, l.p50, l.p99, b.requests, l.errors
-        );
+    for (surface, rates) in [("for_you", &b.for_you_rates), ("similar", &b.similar_rates)] {
+        let paces = std::iter::once(Pace::Closed).chain(rates.iter().map(|&r| Pace::Rate(r)));
+        for pace in paces {
+            let l = load(&base, surface, &b, pace).await?;
+            println!("{surface:<8} {:<15}: {l}", pace.to_string());
+        }
     }
     println!("server peak RSS: {} MiB", peak_rss_kib(child.id()) / 1024);
     stop(&mut child);

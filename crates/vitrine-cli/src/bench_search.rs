@@ -137,7 +137,8 @@ pub async fn run(
     let queries = demo_queries(uncached * runs + 100, 11);
     anyhow::ensure!(queries.len() > 100, "too few distinct queries generated");
     let per_run = (queries.len() - 100) / runs;
-    let fresh = |run: usize| Arc::new(queries[100 + run * per_run..100 + (run + 1) * per_run].to_vec());
+    let fresh =
+        |run: usize| Arc::new(queries[100 + run * per_run..100 + (run + 1) * per_run].to_vec());
     let u = load(&base, fresh(0), per_run, clients, Pace::Closed).await?;
     println!("uncached, {:<14}: {u}", Pace::Closed.to_string());
     for (run, &rate) in rates.iter().enumerate() {

@@ -148,7 +148,9 @@ pub(crate) fn parse_rates(s: &str) -> Result<Vec<f64>, String> {
                 .parse::<f64>()
                 .ok()
                 .filter(|r| r.is_finite() && *r > 0.0)
-                .ok_or_else(|| format!("rate {p:?} is not a positive number of requests per second"))
+                .ok_or_else(|| {
+                    format!("rate {p:?} is not a positive number of requests per second")
+                })
         })
         .collect()
 }
