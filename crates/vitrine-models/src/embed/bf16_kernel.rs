@@ -11,7 +11,7 @@
 //! pairs `w[2p][c], w[2p + 1][c]` — one 64-byte line per input pair, the shape `vdpbf16ps` multiplies
 //! against a broadcast pair of activations. An odd input width is padded with a zero input.
 
-use super::half_matmul::PANEL;
+use super::half_matmul::{TileOut, PANEL};
 
 /// Rows of the register tile: 14 accumulators of the 32 AVX-512 registers; a 10-word query (about 14
 /// tokens) is then a single tile per panel, so each weight line is read once.
@@ -74,55 +74,39 @@ pub(crate) fn convert_rows(x: &[f32], inputs: usize) -> Vec<u16> {
 
 /// One register tile: `out[i][col..col + cols] += Σ_k x[i][k] · weights[k][..cols]` for `n` rows of
 /// bf16 activations `x` (`n × padded` values) and one packed panel `weights`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn tile(
-    n: usize,
-    x: &[u16],
-    padded: usize,
-    weights: &[u16],
-    out: &mut [f32],
-    stride: usize,
-    col: usize,
-    cols: usize,
-) {
+pub(crate) fn tile(n: usize, x: &[u16], padded: usize, weights: &[u16], mut dst: TileOut<'_>) {
     assert!(n <= TILE_ROWS && x.len() == n * padded && weights.len() == padded * PANEL);
     #[cfg(target_arch = "x86_64")]
     if available() {
         let mut acc = [[0f32; PANEL]; TILE_ROWS];
         // SAFETY: shapes are asserted above and the CPU features detected.
         unsafe { x86::tile_dispatch(n, x, padded, weights, &mut acc) };
-        super::half_matmul::add_tile(&acc, n, out, stride, col, cols);
+        dst.add(&acc, n);
         return;
     }
-    tile_portable(n, x, padded, weights, out, stride, col, cols);
+    tile_portable(n, x, padded, weights, dst);
 }
 
 /// The same tile in plain Rust: the reference for the tests and the path on other CPUs.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn tile_portable(
     n: usize,
     x: &[u16],
     padded: usize,
     weights: &[u16],
-    out: &mut [f32],
-    stride: usize,
-    col: usize,
-    cols: usize,
+    mut dst: TileOut<'_>,
 ) {
     let f = |b: u16| half::bf16::from_bits(b).to_f32();
-    for i in 0..n {
-        let mut acc = [0f32; PANEL];
+    let mut acc = [[0f32; PANEL]; TILE_ROWS];
+    for (i, row) in acc.iter_mut().enumerate().take(n) {
         for p in 0..padded / 2 {
             let (a0, a1) = (f(x[i * padded + 2 * p]), f(x[i * padded + 2 * p + 1]));
             let line = &weights[p * 2 * PANEL..(p + 1) * 2 * PANEL];
-            for (c, w) in acc.iter_mut().zip(line.chunks_exact(2)) {
+            for (c, w) in row.iter_mut().zip(line.chunks_exact(2)) {
                 *c += a0 * f(w[0]) + a1 * f(w[1]);
             }
         }
-        for (o, v) in out[i * stride + col..][..cols].iter_mut().zip(&acc) {
-            *o += v;
-        }
     }
+    dst.add(&acc, n);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -214,6 +198,7 @@ mod x86 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::embed::half_matmul::whole_panel;
 
     #[test]
     fn kernel_matches_the_portable_tile_for_every_row_count() {
@@ -234,8 +219,8 @@ mod tests {
             let x = convert_rows(&x, inputs);
             let mut a = vec![0.5f32; n * PANEL];
             let mut b = a.clone();
-            tile(n, &x, padded, &weights, &mut a, PANEL, 0, PANEL);
-            tile_portable(n, &x, padded, &weights, &mut b, PANEL, 0, PANEL);
+            tile(n, &x, padded, &weights, whole_panel(&mut a));
+            tile_portable(n, &x, padded, &weights, whole_panel(&mut b));
             for (i, (x, y)) in a.iter().zip(&b).enumerate() {
                 assert!((x - y).abs() < 1e-4, "{n} rows, element {i}: {x} vs {y}");
             }

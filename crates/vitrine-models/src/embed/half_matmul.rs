@@ -151,7 +151,13 @@ impl HalfWeights {
             for (r, n) in even_tiles(rows.clone(), TILE_ROWS) {
                 let x = &x[r * self.inputs..(r + n) * self.inputs];
                 let out = &mut out[r * self.outputs..(r + n) * self.outputs];
-                tile(n, x, self.inputs, weights, out, self.outputs, col, cols);
+                let dst = TileOut {
+                    out,
+                    stride: self.outputs,
+                    col,
+                    cols,
+                };
+                tile(n, x, self.inputs, weights, dst);
             }
         }
     }
@@ -175,7 +181,13 @@ impl HalfWeights {
             for (r, n) in even_tiles(rows.clone(), TILE_ROWS) {
                 let x = &x[r * padded..(r + n) * padded];
                 let out = &mut out[r * self.outputs..(r + n) * self.outputs];
-                tile(n, x, padded, weights, out, self.outputs, col, cols);
+                let dst = TileOut {
+                    out,
+                    stride: self.outputs,
+                    col,
+                    cols,
+                };
+                tile(n, x, padded, weights, dst);
             }
         }
     }
@@ -197,34 +209,41 @@ fn even_tiles(
     })
 }
 
-/// Adds a register tile's sums (`n` rows) into `out[i * stride + col..][..cols]`.
-pub(crate) fn add_tile(
-    acc: &[[f32; PANEL]],
-    n: usize,
-    out: &mut [f32],
-    stride: usize,
-    col: usize,
-    cols: usize,
-) {
-    for (i, a) in acc.iter().enumerate().take(n) {
-        for (o, v) in out[i * stride + col..][..cols].iter_mut().zip(a) {
-            *o += v;
+/// Where a register tile's sums go: `n` rows of `out`, `stride` apart, columns `col..col + cols`.
+pub(crate) struct TileOut<'a> {
+    pub(crate) out: &'a mut [f32],
+    pub(crate) stride: usize,
+    pub(crate) col: usize,
+    pub(crate) cols: usize,
+}
+
+/// A tile that fills the whole of `out` (rows of one panel): what the tests compare kernels on.
+#[cfg(test)]
+pub(crate) fn whole_panel(out: &mut [f32]) -> TileOut<'_> {
+    TileOut {
+        out,
+        stride: PANEL,
+        col: 0,
+        cols: PANEL,
+    }
+}
+
+impl TileOut<'_> {
+    /// Adds a tile's sums (`n` rows) into its place.
+    pub(crate) fn add(&mut self, acc: &[[f32; PANEL]], n: usize) {
+        for (i, a) in acc.iter().enumerate().take(n) {
+            for (o, v) in self.out[i * self.stride + self.col..][..self.cols]
+                .iter_mut()
+                .zip(a)
+            {
+                *o += v;
+            }
         }
     }
 }
 
 /// One register tile: `out[i][col..col + cols] += Σ_k x[i][k] · weights[k][..cols]` for the `n` rows.
-#[allow(clippy::too_many_arguments)]
-fn tile(
-    n: usize,
-    x: &[f32],
-    inputs: usize,
-    weights: &[u16],
-    out: &mut [f32],
-    stride: usize,
-    col: usize,
-    cols: usize,
-) {
+fn tile(n: usize, x: &[f32], inputs: usize, weights: &[u16], mut dst: TileOut<'_>) {
     debug_assert!(n <= TILE_ROWS && x.len() == n * inputs && weights.len() == inputs * PANEL);
     #[cfg(all(
         target_arch = "x86_64",
@@ -245,7 +264,7 @@ fn tile(
                 _ => x86::tile::<6>(x, inputs, weights, &mut acc),
             }
         }
-        add_tile(&acc, n, out, stride, col, cols);
+        dst.add(&acc, n);
     }
     #[cfg(not(all(
         target_arch = "x86_64",
@@ -253,33 +272,22 @@ fn tile(
         target_feature = "fma",
         target_feature = "f16c"
     )))]
-    tile_portable(n, x, inputs, weights, out, stride, col, cols);
+    tile_portable(n, x, inputs, weights, dst);
 }
 
 /// The same tile in plain Rust: the fallback off x86-64-v3 and the tests' reference.
-#[allow(clippy::too_many_arguments, dead_code)]
-fn tile_portable(
-    n: usize,
-    x: &[f32],
-    inputs: usize,
-    weights: &[u16],
-    out: &mut [f32],
-    stride: usize,
-    col: usize,
-    cols: usize,
-) {
-    for i in 0..n {
-        let mut acc = [0f32; PANEL];
+#[allow(dead_code)]
+fn tile_portable(n: usize, x: &[f32], inputs: usize, weights: &[u16], mut dst: TileOut<'_>) {
+    let mut acc = [[0f32; PANEL]; TILE_ROWS];
+    for (i, row) in acc.iter_mut().enumerate().take(n) {
         for k in 0..inputs {
             let a = x[i * inputs + k];
-            for (c, w) in acc.iter_mut().zip(&weights[k * PANEL..(k + 1) * PANEL]) {
+            for (c, w) in row.iter_mut().zip(&weights[k * PANEL..(k + 1) * PANEL]) {
                 *c += a * half::f16::from_bits(*w).to_f32();
             }
         }
-        for (o, v) in out[i * stride + col..][..cols].iter_mut().zip(&acc) {
-            *o += v;
-        }
     }
+    dst.add(&acc, n);
 }
 
 #[cfg(all(
@@ -405,8 +413,8 @@ mod tests {
         let x = random(n * inputs, 5);
         let mut a = vec![0f32; n * PANEL];
         let mut b = a.clone();
-        tile(n, &x, inputs, &packed.halves, &mut a, PANEL, 0, PANEL);
-        tile_portable(n, &x, inputs, &packed.halves, &mut b, PANEL, 0, PANEL);
+        tile(n, &x, inputs, &packed.halves, whole_panel(&mut a));
+        tile_portable(n, &x, inputs, &packed.halves, whole_panel(&mut b));
         for (x, y) in a.iter().zip(&b) {
             assert!((x - y).abs() < 1e-5);
         }

@@ -197,6 +197,17 @@ type EncodeJob = (
     tokio::sync::oneshot::Sender<Vec<RecImpression>>,
 );
 
+/// Builds the logged JSON of each answer's detail.
+fn encode(batch: Vec<Pending>) -> Vec<RecImpression> {
+    batch
+        .into_iter()
+        .map(|(mut imp, detail)| {
+            imp.detail = detail.to_json();
+            imp
+        })
+        .collect()
+}
+
 /// Lowers the calling thread's scheduling priority (Linux threads have their own nice value).
 fn lower_thread_priority() {
     // SAFETY: plain syscalls on the calling thread; failure only leaves the priority unchanged.
@@ -219,14 +230,7 @@ fn spawn_encoder() -> std::sync::mpsc::Sender<EncodeJob> {
         .spawn(move || {
             lower_thread_priority();
             while let Ok((batch, reply)) = rx.recv() {
-                let rows = batch
-                    .into_iter()
-                    .map(|(mut imp, detail)| {
-                        imp.detail = detail.to_json();
-                        imp
-                    })
-                    .collect();
-                let _ = reply.send(rows);
+                let _ = reply.send(encode(batch));
             }
         });
     if let Err(e) = spawned {
@@ -264,13 +268,7 @@ pub(crate) async fn impression_writer(
                 tracing::warn!("impression encoder stopped; a batch of answers was not logged");
                 Vec::new()
             }),
-            Err(std::sync::mpsc::SendError((pending, _))) => pending
-                .into_iter()
-                .map(|(mut imp, detail)| {
-                    imp.detail = detail.to_json();
-                    imp
-                })
-                .collect(),
+            Err(std::sync::mpsc::SendError((pending, _))) => encode(pending),
         };
         engine.count_impressions(&rows);
         if let Err(e) = engine.store.log_impressions(&rows).await {
