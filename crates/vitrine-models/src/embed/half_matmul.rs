@@ -144,26 +144,17 @@ impl HalfWeights {
         rows: std::ops::Range<usize>,
         panels: std::ops::Range<usize>,
     ) {
-        for panel in panels {
-            let weights = &self.halves[panel * self.inputs * PANEL..][..self.inputs * PANEL];
-            let col = panel * PANEL;
-            let cols = PANEL.min(self.outputs - col);
-            for (r, n) in even_tiles(rows.clone(), TILE_ROWS) {
-                let x = &x[r * self.inputs..(r + n) * self.inputs];
-                let out = &mut out[r * self.outputs..(r + n) * self.outputs];
-                let dst = TileOut {
-                    out,
-                    stride: self.outputs,
-                    col,
-                    cols,
-                };
-                tile(n, x, self.inputs, weights, dst);
-            }
-        }
+        let inputs = self.inputs;
+        self.for_each_tile(
+            out,
+            rows,
+            panels,
+            inputs,
+            TILE_ROWS,
+            |r, n, weights, dst| tile(n, &x[r * inputs..(r + n) * inputs], inputs, weights, dst),
+        );
     }
-}
 
-impl HalfWeights {
     /// [`Self::rectangle`] for bf16 activations and weights.
     fn rectangle_bf16(
         &self,
@@ -174,20 +165,39 @@ impl HalfWeights {
     ) {
         use super::bf16_kernel::{padded_inputs, tile, TILE_ROWS};
         let padded = padded_inputs(self.inputs);
+        self.for_each_tile(
+            out,
+            rows,
+            panels,
+            padded,
+            TILE_ROWS,
+            |r, n, weights, dst| tile(n, &x[r * padded..(r + n) * padded], padded, weights, dst),
+        );
+    }
+
+    /// Walks a rectangle of `out` panel by panel and tile by tile, handing each tile's first row, row
+    /// count, packed weights (`width` values per input line) and destination to `kernel`.
+    fn for_each_tile(
+        &self,
+        out: &mut [f32],
+        rows: std::ops::Range<usize>,
+        panels: std::ops::Range<usize>,
+        width: usize,
+        tile_rows: usize,
+        mut kernel: impl FnMut(usize, usize, &[u16], TileOut<'_>),
+    ) {
         for panel in panels {
-            let weights = &self.halves[panel * padded * PANEL..][..padded * PANEL];
+            let weights = &self.halves[panel * width * PANEL..][..width * PANEL];
             let col = panel * PANEL;
             let cols = PANEL.min(self.outputs - col);
-            for (r, n) in even_tiles(rows.clone(), TILE_ROWS) {
-                let x = &x[r * padded..(r + n) * padded];
-                let out = &mut out[r * self.outputs..(r + n) * self.outputs];
+            for (r, n) in even_tiles(rows.clone(), tile_rows) {
                 let dst = TileOut {
-                    out,
+                    out: &mut out[r * self.outputs..(r + n) * self.outputs],
                     stride: self.outputs,
                     col,
                     cols,
                 };
-                tile(n, x, padded, weights, dst);
+                kernel(r, n, weights, dst);
             }
         }
     }
