@@ -33,6 +33,11 @@ pub struct SimulateArgs {
     /// Seed of catalog, shoppers and visits.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Independent repetitions (seeds `seed`, `seed + 1`, …), pooled into one table with 95 % confidence
+    /// intervals. One run's day has ~900 lists and a per-day noise of about ±0.5 reward per impression, so
+    /// claims about the last day need more than one seed.
+    #[arg(long, default_value_t = 1)]
+    pub repeats: u64,
     /// Policies to compare.
     #[arg(
         long,
@@ -75,6 +80,26 @@ struct DayStats {
     purchases: u64,
     returns: u64,
     kept_margin: f64,
+    /// Sum of squared per-list rewards, for the confidence interval of the mean.
+    reward_sq: f64,
+    /// Sum of squared per-list kept margins.
+    margin_sq: f64,
+}
+
+/// Reward of one list, or of a day's totals: the formula in the module doc.
+fn reward_of(clicks: f64, carts: f64, kept_margin: f64, returns: f64) -> f64 {
+    0.05 * clicks + 0.2 * carts + kept_margin - 2.0 * returns
+}
+
+/// Half-width of a 95 % normal confidence interval of a mean, from a count, sum and sum of squares.
+fn ci95(n: u64, sum: f64, sum_sq: f64) -> f64 {
+    if n < 2 {
+        return f64::NAN;
+    }
+    let n = n as f64;
+    let mean = sum / n;
+    let variance = ((sum_sq - n * mean * mean) / (n - 1.0)).max(0.0);
+    1.96 * (variance / n).sqrt()
 }
 
 impl DayStats {
@@ -85,13 +110,36 @@ impl DayStats {
         self.purchases += u64::from(s.purchases);
         self.returns += u64::from(s.returns);
         self.kept_margin += s.kept_margin;
+        let r = reward_of(
+            f64::from(s.clicks),
+            f64::from(s.carts),
+            s.kept_margin,
+            f64::from(s.returns),
+        );
+        self.reward_sq += r * r;
+        self.margin_sq += s.kept_margin * s.kept_margin;
     }
     fn reward(&self) -> f64 {
-        0.05 * self.clicks as f64 + 0.2 * self.carts as f64 + self.kept_margin
-            - 2.0 * self.returns as f64
+        reward_of(
+            self.clicks as f64,
+            self.carts as f64,
+            self.kept_margin,
+            self.returns as f64,
+        )
     }
     fn per_impression(&self) -> f64 {
         self.reward() / self.impressions.max(1) as f64
+    }
+    /// 95 % confidence half-width of reward per impression.
+    fn reward_ci(&self) -> f64 {
+        ci95(self.impressions, self.reward(), self.reward_sq)
+    }
+    /// Kept margin per impression and its 95 % confidence half-width.
+    fn margin_per_impression(&self) -> (f64, f64) {
+        (
+            self.kept_margin / self.impressions.max(1) as f64,
+            ci95(self.impressions, self.kept_margin, self.margin_sq),
+        )
     }
     fn return_rate(&self) -> f64 {
         self.returns as f64 / self.purchases.max(1) as f64
@@ -103,6 +151,8 @@ impl DayStats {
         self.purchases += o.purchases;
         self.returns += o.returns;
         self.kept_margin += o.kept_margin;
+        self.reward_sq += o.reward_sq;
+        self.margin_sq += o.margin_sq;
     }
 }
 
@@ -224,6 +274,7 @@ impl Run {
 async fn run_policy(
     policy: Policy,
     args: &SimulateArgs,
+    seed: u64,
     dir: &std::path::Path,
     config: &Config,
 ) -> anyhow::Result<Vec<DayStats>> {
@@ -235,7 +286,7 @@ async fn run_policy(
         products: args.products,
         shoppers: args.shoppers,
         days: args.days,
-        seed: args.seed,
+        seed,
         now: start,
     }));
     let _ = std::fs::remove_dir_all(dir);
@@ -269,7 +320,7 @@ async fn run_policy(
     for day in 0..args.days {
         let day_start = start + Duration::days(i64::from(day));
         let mut stats = DayStats::default();
-        for (n, (at, shopper, seed)) in schedule(&demo, day, day_start, args.seed)
+        for (n, (at, shopper, seed)) in schedule(&demo, day, day_start, seed)
             .into_iter()
             .enumerate()
         {
@@ -351,52 +402,171 @@ pub async fn run(args: SimulateArgs, config: &Config) -> anyhow::Result<()> {
         policies.push(Policy::Vitrine { return_risk: 0.0 });
     }
     let started = std::time::Instant::now();
-    let mut results = Vec::new();
-    for (i, policy) in policies.iter().enumerate() {
-        eprintln!(
-            "simulating {} ({} days, {} shoppers, {} products)…",
-            policy.name(),
-            args.days,
-            args.shoppers,
-            args.products
-        );
-        let days = run_policy(*policy, &args, &root.join(format!("policy-{i}")), config).await?;
-        results.push((policy.name(), days));
+    let mut results: Vec<(String, Vec<DayStats>)> = policies
+        .iter()
+        .map(|p| (p.name(), vec![DayStats::default(); args.days as usize]))
+        .collect();
+    for repeat in 0..args.repeats.max(1) {
+        let seed = args.seed + repeat;
+        for (i, policy) in policies.iter().enumerate() {
+            eprintln!(
+                "simulating {} ({} days, {} shoppers, {} products, seed {seed})…",
+                policy.name(),
+                args.days,
+                args.shoppers,
+                args.products
+            );
+            let dir = root.join(format!("policy-{i}"));
+            let days = run_policy(*policy, &args, seed, &dir, config).await?;
+            for (total, day) in results[i].1.iter_mut().zip(&days) {
+                total.merge(day);
+            }
+        }
     }
-    println!("\nReward per impression by day (same shoppers, visits and random streams for every policy):\n");
+    print_report(&args, &results, started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Prints the daily table (mean ± 95 % half-width), the totals, and the last-day and return-risk verdicts.
+fn print_report(args: &SimulateArgs, results: &[(String, Vec<DayStats>)], seconds: f64) {
+    println!(
+        "\nReward per impression by day, ± 95 % confidence half-width (same shoppers, visits and random \
+         streams for every policy; {} seed(s) pooled):\n",
+        args.repeats.max(1)
+    );
     let header: Vec<String> = results.iter().map(|(n, _)| n.clone()).collect();
     println!("| day | {} |", header.join(" | "));
     println!("|---|{}", "---|".repeat(header.len()));
     for day in 0..args.days as usize {
         let cells: Vec<String> = results
             .iter()
-            .map(|(_, d)| format!("{:.3}", d[day].per_impression()))
+            .map(|(_, d)| format!("{:.3} ± {:.2}", d[day].per_impression(), d[day].reward_ci()))
             .collect();
         println!("| {day} | {} |", cells.join(" | "));
     }
     println!("\nTotals over all days:\n");
     println!("| policy | impressions | reward/impression | CTR (clicks/list) | purchases | return rate | kept margin/impression |");
     println!("|---|---|---|---|---|---|---|");
-    for (name, days) in &results {
+    let mut totals = Vec::new();
+    for (name, days) in results {
         let mut t = DayStats::default();
         days.iter().for_each(|d| t.merge(d));
+        let (margin, margin_ci) = t.margin_per_impression();
         println!(
-            "| {name} | {} | {:.3} | {:.3} | {} | {:.3} | {:.3} |",
+            "| {name} | {} | {:.3} ± {:.2} | {:.3} | {} | {:.3} | {margin:.3} ± {margin_ci:.2} |",
             t.impressions,
             t.per_impression(),
+            t.reward_ci(),
             t.clicks as f64 / t.impressions.max(1) as f64,
             t.purchases,
             t.return_rate(),
-            t.kept_margin / t.impressions.max(1) as f64
+        );
+        totals.push((name.as_str(), t));
+    }
+    if let (Some((_, vitrine)), Some(last)) = (
+        results.iter().find(|(n, _)| n == "vitrine"),
+        (args.days as usize).checked_sub(1),
+    ) {
+        println!();
+        for (name, days) in results
+            .iter()
+            .filter(|(n, _)| n == "popularity" || n == "random")
+        {
+            let (a, b) = (&vitrine[last], &days[last]);
+            let diff = a.per_impression() - b.per_impression();
+            let ci = (a.reward_ci().powi(2) + b.reward_ci().powi(2)).sqrt();
+            println!(
+                "last day, vitrine − {name}: {diff:+.3} ± {ci:.2} reward per impression ({})",
+                verdict(diff, ci)
+            );
+        }
+    }
+    let with = totals.iter().find(|(n, _)| *n == "vitrine");
+    let without = totals
+        .iter()
+        .find(|(n, _)| *n == "vitrine (no return term)");
+    if let (Some((_, with)), Some((_, without))) = (with, without) {
+        let (m1, c1) = with.margin_per_impression();
+        let (m0, c0) = without.margin_per_impression();
+        let ci = (c1 * c1 + c0 * c0).sqrt();
+        let binomial = |t: &DayStats| {
+            let p = t.return_rate();
+            p * (1.0 - p) / t.purchases.max(1) as f64
+        };
+        let rate_diff = 100.0 * (with.return_rate() - without.return_rate());
+        let rate_ci = 100.0 * 1.96 * (binomial(with) + binomial(without)).sqrt();
+        println!(
+            "return-risk term: return rate {:.1} % vs {:.1} % without, {rate_diff:+.2} ± {rate_ci:.2} points ({}); \
+             kept margin per impression {:+.3} ± {ci:.2} ({})",
+            100.0 * with.return_rate(),
+            100.0 * without.return_rate(),
+            verdict(rate_diff, rate_ci),
+            m1 - m0,
+            verdict(m1 - m0, ci)
         );
     }
     println!(
-        "\n({:.0} s; `vitrine simulate --days {} --shoppers {} --products {} --seed {}`)",
-        started.elapsed().as_secs_f64(),
+        "\n({seconds:.0} s; `vitrine simulate --days {} --shoppers {} --products {} --seed {} --repeats {}`)",
         args.days,
         args.shoppers,
         args.products,
-        args.seed
+        args.seed,
+        args.repeats.max(1)
     );
-    Ok(())
+}
+
+/// Words for a difference and its 95 % half-width.
+fn verdict(diff: f64, ci: f64) -> &'static str {
+    if diff > ci {
+        "higher, significant at 95 %"
+    } else if diff < -ci {
+        "lower, significant at 95 %"
+    } else if diff >= 0.0 {
+        "higher, within noise"
+    } else {
+        "lower, within noise"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confidence_interval_shrinks_with_the_square_root_of_the_sample() {
+        // Values 0 and 2 alternating: mean 1, sample variance n/(n-1).
+        let half_width = |n: u64| ci95(n, n as f64, 2.0 * n as f64);
+        let (a, b) = (half_width(100), half_width(400));
+        assert!((a / b - 2.0).abs() < 0.02, "{a} vs {b}");
+        assert!((a - 1.96 * (100.0f64 / 99.0 / 100.0).sqrt()).abs() < 1e-9);
+        assert!(
+            ci95(1, 5.0, 25.0).is_nan(),
+            "one list has no spread to measure"
+        );
+    }
+
+    #[test]
+    fn verdicts_separate_signal_from_noise() {
+        assert_eq!(verdict(0.5, 0.2), "higher, significant at 95 %");
+        assert_eq!(verdict(-0.5, 0.2), "lower, significant at 95 %");
+        assert_eq!(verdict(0.1, 0.2), "higher, within noise");
+        assert_eq!(verdict(-0.1, 0.2), "lower, within noise");
+    }
+
+    #[test]
+    fn pooled_days_keep_the_per_list_spread() {
+        let list = |margin: f64| ResponseSummary {
+            kept_margin: margin,
+            ..Default::default()
+        };
+        let (mut a, mut b) = (DayStats::default(), DayStats::default());
+        a.add(&list(10.0));
+        a.add(&list(0.0));
+        b.add(&list(10.0));
+        b.add(&list(0.0));
+        let one = a.reward_ci();
+        a.merge(&b);
+        assert!((a.per_impression() - 5.0).abs() < 1e-12);
+        assert!(a.reward_ci() < one, "four lists are more certain than two");
+    }
 }
