@@ -42,6 +42,13 @@ pub enum EvalWhat {
         /// Save the trained ranker here (load it with `[search] ranker = "…"`).
         #[arg(long)]
         save_ranker: Option<PathBuf>,
+        /// Epochs of the learned query-embedding map (trained on the same judged queries as the ranker);
+        /// 0 skips it.
+        #[arg(long, default_value_t = 6)]
+        adapter_epochs: usize,
+        /// Save the trained query map here (load it with `[search] query_adapter = "…"`).
+        #[arg(long)]
+        save_adapter: Option<PathBuf>,
     },
     /// Query understanding: constraint extraction and filtered result sets on labelled fashion queries.
     Understanding {
@@ -133,6 +140,8 @@ pub async fn run(what: EvalWhat, config: &Config) -> anyhow::Result<()> {
             train_depth,
             ranker_trees,
             save_ranker,
+            adapter_epochs,
+            save_adapter,
         } => {
             let opts = SearchEval {
                 n_queries: queries,
@@ -142,6 +151,8 @@ pub async fn run(what: EvalWhat, config: &Config) -> anyhow::Result<()> {
                 train_depth,
                 ranker_trees,
                 save_ranker,
+                adapter_epochs,
+                save_adapter,
             };
             search(&dataset, opts, config).await
         }
@@ -192,6 +203,8 @@ struct SearchEval {
     train_depth: Option<usize>,
     ranker_trees: usize,
     save_ranker: Option<PathBuf>,
+    adapter_epochs: usize,
+    save_adapter: Option<PathBuf>,
 }
 
 async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Result<()> {
@@ -203,6 +216,8 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
         train_depth,
         ranker_trees,
         save_ranker,
+        adapter_epochs,
+        save_adapter,
     } = opts;
     let data = HomeDepot::load(dataset).with_context(|| {
         format!(
@@ -258,6 +273,7 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
         .or_else(|| dirs::cache_dir().map(|d| d.join("vitrine").join("eval")))
         .unwrap_or_else(|| PathBuf::from(".vitrine-eval-cache"));
     let vectors = embed_cached(embedder.as_ref(), &texts, &cache, "homedepot").await?;
+    let catalog: Vec<f32> = vectors.iter().flatten().copied().collect();
     let index = engine.vectors().context("vector index missing")?;
     let t = Instant::now();
     let items: Vec<(u64, u64, Vec<f32>)> = products
@@ -281,30 +297,7 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
         t.elapsed().as_secs_f64()
     );
 
-    if !train.is_empty() {
-        let t = Instant::now();
-        let mut rows = Vec::new();
-        let mut labels = Vec::new();
-        let depth = train_depth.unwrap_or(config.search.candidates);
-        for q in &train {
-            for (id, x) in engine.training_candidates(&q.text, depth).await? {
-                // Unjudged candidates count as irrelevant, exactly as the metric treats them.
-                labels.push(q.judgments.get(&id).copied().unwrap_or(1.0));
-                rows.push(x);
-            }
-        }
-        let ranker = vitrine_search::ltr::LearnedRanker::train(&rows, &labels, ranker_trees, seed)?;
-        if let Some(p) = &save_ranker {
-            ranker.save(p)?;
-        }
-        engine.set_ranker(ranker);
-        eprintln!(
-            "learned ranker: trained on {} candidates of {} queries in {:.0} s",
-            rows.len(),
-            train.len(),
-            t.elapsed().as_secs_f64()
-        );
-    }
+    let depth = train_depth.unwrap_or(config.search.candidates);
     let mut methods: Vec<(String, Retrieval, Option<Fusion>)> = vec![
         ("BM25 (lexical only)".into(), Retrieval::Lexical, None),
         (
@@ -326,18 +319,106 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
             Some(fusion),
         ));
     }
-    if !train.is_empty() {
-        methods.push((
-            "hybrid + learned ranker (GBDT)".into(),
-            Retrieval::Hybrid,
-            Some(Fusion::Learned),
-        ));
-    }
     println!("| method | NDCG@10 | Recall@100 | mean ms/query |");
     println!("|---|---|---|---|");
-    let mut bm25 = None;
-    let mut recall_queries = 0;
+    let mut table = Table::default();
     for (name, retrieval, fusion) in methods {
+        table.row(&engine, queries, &name, retrieval, fusion).await?;
+    }
+    if !train.is_empty() {
+        let ranker = train_ranker(&engine, &train, depth, ranker_trees, seed).await?;
+        if let Some(p) = &save_ranker {
+            ranker.save(p)?; // a later ranker (with the query map) overwrites this one
+        }
+        engine.set_ranker(ranker);
+        let name = "hybrid + learned ranker (GBDT)";
+        table
+            .row(&engine, queries, name, Retrieval::Hybrid, Some(Fusion::Learned))
+            .await?;
+    }
+    if !train.is_empty() && adapter_epochs > 0 {
+        let adapter =
+            crate::eval_adapter::train(&engine, embedder.as_ref(), &train, &products, &catalog, adapter_epochs)
+                .await?;
+        if let Some(p) = &save_adapter {
+            adapter.save(p)?;
+        }
+        engine.set_query_adapter(adapter);
+        let adapted: Vec<(String, Retrieval, Option<Fusion>)> = vec![
+            ("vectors only + query map".into(), Retrieval::Semantic, None),
+            (
+                "hybrid weighted w=0.7 + query map".into(),
+                Retrieval::Hybrid,
+                Some(Fusion::Weighted { lexical_weight: 0.7 }),
+            ),
+        ];
+        for (name, retrieval, fusion) in adapted {
+            table.row(&engine, queries, &name, retrieval, fusion).await?;
+        }
+        // The ranker's cosine features change with the map, so it is trained again on them.
+        let ranker = train_ranker(&engine, &train, depth, ranker_trees, seed).await?;
+        if let Some(p) = &save_ranker {
+            ranker.save(p)?; // a later ranker (with the query map) overwrites this one
+        }
+        engine.set_ranker(ranker);
+        let name = "hybrid + query map + learned ranker";
+        table
+            .row(&engine, queries, name, Retrieval::Hybrid, Some(Fusion::Learned))
+            .await?;
+    }
+    println!(
+        "\n{} queries (seed {seed}); Recall@100 over the {} with a product rated ≥ 2.5; ranker trained on {} other queries.",
+        queries.len(),
+        table.recall_queries,
+        train.len()
+    );
+    Ok(())
+}
+
+/// Trains the learned ranker on the engine's own candidate pool for `train` queries.
+async fn train_ranker(
+    engine: &SearchEngine,
+    train: &[vitrine_search::eval::JudgedQuery],
+    depth: usize,
+    trees: usize,
+    seed: u64,
+) -> anyhow::Result<vitrine_search::ltr::LearnedRanker> {
+    let t = Instant::now();
+    let mut rows = Vec::new();
+    let mut labels = Vec::new();
+    for q in train {
+        for (id, x) in engine.training_candidates(&q.text, depth).await? {
+            // Unjudged candidates count as irrelevant, exactly as the metric treats them.
+            labels.push(q.judgments.get(&id).copied().unwrap_or(1.0));
+            rows.push(x);
+        }
+    }
+    let ranker = vitrine_search::ltr::LearnedRanker::train(&rows, &labels, trees, seed)?;
+    eprintln!(
+        "learned ranker: trained on {} candidates of {} queries in {:.0} s",
+        rows.len(),
+        train.len(),
+        t.elapsed().as_secs_f64()
+    );
+    Ok(ranker)
+}
+
+/// The printed table; the first row (BM25) is the reference of the ratios.
+#[derive(Default)]
+struct Table {
+    bm25: Option<f64>,
+    recall_queries: usize,
+}
+
+impl Table {
+    async fn row(
+        &mut self,
+        engine: &SearchEngine,
+        queries: &[vitrine_search::eval::JudgedQuery],
+        name: &str,
+        retrieval: Retrieval,
+        fusion: Option<Fusion>,
+    ) -> anyhow::Result<()> {
         let mut acc = Accumulator::default();
         let t = Instant::now();
         for q in queries {
@@ -353,11 +434,11 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
             acc.add(&ranked, &q.judgments);
         }
         let s = acc.scores();
-        recall_queries = s.recall_queries;
+        self.recall_queries = s.recall_queries;
         let ms = t.elapsed().as_secs_f64() * 1000.0 / queries.len().max(1) as f64;
-        let ratio = match bm25 {
+        let ratio = match self.bm25 {
             None => {
-                bm25 = Some(s.ndcg_at_10);
+                self.bm25 = Some(s.ndcg_at_10);
                 String::new()
             }
             Some(b) if b > 0.0 => format!(" ({:.2}× BM25)", s.ndcg_at_10 / b),
@@ -367,14 +448,8 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
             "| {name} | {:.4}{ratio} | {:.4} | {ms:.1} |",
             s.ndcg_at_10, s.recall_at_100
         );
+        Ok(())
     }
-    println!(
-        "\n{} queries (seed {seed}); Recall@100 over the {} with a product rated ≥ 2.5; ranker trained on {} other queries.",
-        queries.len(),
-        recall_queries,
-        train.len()
-    );
-    Ok(())
 }
 
 /// Embeds `texts`, reusing vectors cached on disk by an earlier run with the same model and texts.

@@ -15,6 +15,7 @@ mod commands;
 mod config;
 mod content;
 mod eval;
+mod eval_adapter;
 mod eval_content;
 mod eval_recommend;
 mod eval_understanding;

@@ -17,6 +17,7 @@
 //! - A cached answer is only served for the catalog generation it was computed on.
 //! - No input makes search panic; unknown filter fields are refused by the API layer before they get here.
 
+pub mod adapter;
 pub mod cache;
 pub mod doc;
 pub mod engine;
@@ -103,6 +104,9 @@ pub struct SearchConfig {
     pub semantic_floor: f32,
     /// Learned ranker model (from `vitrine eval search --save-ranker`), used by `fusion = "learned"`.
     pub ranker: Option<PathBuf>,
+    /// Learned query-embedding map (from `vitrine eval search --save-adapter`), applied to every query
+    /// vector before vector search; see `adapter.rs`.
+    pub query_adapter: Option<PathBuf>,
 }
 
 impl Default for SearchConfig {
@@ -126,6 +130,7 @@ impl Default for SearchConfig {
             max_page_size: 100,
             semantic_floor: 0.0,
             ranker: None,
+            query_adapter: None,
         }
     }
 }

@@ -74,6 +74,8 @@ pub struct SearchEngine {
     pub stats: SearchStats,
     popular: RwLock<HashMap<String, u32>>,
     ranker: RwLock<Option<Arc<LearnedRanker>>>,
+    /// Map applied to query vectors before vector search (`None`: the encoder's vectors as they are).
+    query_adapter: RwLock<Option<Arc<crate::adapter::QueryAdapter>>>,
     vocab_built: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
@@ -141,8 +143,13 @@ impl SearchEngine {
             Some(p) => Some(Arc::new(LearnedRanker::load(p)?)),
             None => None,
         };
+        let query_adapter = match &config.query_adapter {
+            Some(p) => Some(Arc::new(crate::adapter::QueryAdapter::load(p)?)),
+            None => None,
+        };
         Ok(Self {
             ranker: RwLock::new(ranker),
+            query_adapter: RwLock::new(query_adapter),
             vocab_built: std::sync::Mutex::new(None),
             cache: ResultCache::new(config.cache_capacity),
             filter_sets: ResultCache::new(FILTER_SET_CACHE),
@@ -320,6 +327,14 @@ impl SearchEngine {
     pub fn set_ranker(&self, ranker: LearnedRanker) {
         if let Ok(mut r) = self.ranker.write() {
             *r = Some(Arc::new(ranker));
+        }
+        self.invalidate();
+    }
+
+    /// Installs a learned query-embedding map; cached answers are dropped.
+    pub fn set_query_adapter(&self, adapter: crate::adapter::QueryAdapter) {
+        if let Ok(mut a) = self.query_adapter.write() {
+            *a = Some(Arc::new(adapter));
         }
         self.invalidate();
     }

@@ -30,6 +30,11 @@ impl SearchEngine {
             .map_err(|e| e.to_string())?
             .pop()
             .ok_or("embedder returned no vector")?;
+        let adapter = self.query_adapter.read().ok().and_then(|a| a.clone());
+        let q = match adapter {
+            Some(a) => a.apply(&q),
+            None => q,
+        };
         let docs = self
             .docs
             .read()
