@@ -44,7 +44,7 @@ pub enum EvalWhat {
         save_ranker: Option<PathBuf>,
         /// Epochs of the learned query-embedding map (trained on the same judged queries as the ranker);
         /// 0 skips it.
-        #[arg(long, default_value_t = 6)]
+        #[arg(long, default_value_t = 4)]
         adapter_epochs: usize,
         /// Save the trained query map here (load it with `[search] query_adapter = "…"`).
         #[arg(long)]
@@ -323,7 +323,9 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
     println!("|---|---|---|---|");
     let mut table = Table::default();
     for (name, retrieval, fusion) in methods {
-        table.row(&engine, queries, &name, retrieval, fusion).await?;
+        table
+            .row(&engine, queries, &name, retrieval, fusion)
+            .await?;
     }
     if !train.is_empty() {
         let ranker = train_ranker(&engine, &train, depth, ranker_trees, seed).await?;
@@ -333,13 +335,25 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
         engine.set_ranker(ranker);
         let name = "hybrid + learned ranker (GBDT)";
         table
-            .row(&engine, queries, name, Retrieval::Hybrid, Some(Fusion::Learned))
+            .row(
+                &engine,
+                queries,
+                name,
+                Retrieval::Hybrid,
+                Some(Fusion::Learned),
+            )
             .await?;
     }
     if !train.is_empty() && adapter_epochs > 0 {
-        let adapter =
-            crate::eval_adapter::train(&engine, embedder.as_ref(), &train, &products, &catalog, adapter_epochs)
-                .await?;
+        let adapter = crate::eval_adapter::train(
+            &engine,
+            embedder.as_ref(),
+            &train,
+            &products,
+            &catalog,
+            adapter_epochs,
+        )
+        .await?;
         if let Some(p) = &save_adapter {
             adapter.save(p)?;
         }
@@ -349,11 +363,15 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
             (
                 "hybrid weighted w=0.7 + query map".into(),
                 Retrieval::Hybrid,
-                Some(Fusion::Weighted { lexical_weight: 0.7 }),
+                Some(Fusion::Weighted {
+                    lexical_weight: 0.7,
+                }),
             ),
         ];
         for (name, retrieval, fusion) in adapted {
-            table.row(&engine, queries, &name, retrieval, fusion).await?;
+            table
+                .row(&engine, queries, &name, retrieval, fusion)
+                .await?;
         }
         // The ranker's cosine features change with the map, so it is trained again on them.
         let ranker = train_ranker(&engine, &train, depth, ranker_trees, seed).await?;
@@ -363,7 +381,13 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
         engine.set_ranker(ranker);
         let name = "hybrid + query map + learned ranker";
         table
-            .row(&engine, queries, name, Retrieval::Hybrid, Some(Fusion::Learned))
+            .row(
+                &engine,
+                queries,
+                name,
+                Retrieval::Hybrid,
+                Some(Fusion::Learned),
+            )
             .await?;
     }
     println!(

@@ -44,7 +44,7 @@ impl Default for AdapterOptions {
         Self {
             epochs: 4,
             batch: 32,
-            learning_rate: 2e-3,
+            learning_rate: 5e-4,
             decay: 2e-4,
             temperature: 20.0,
             validation_share: 0.1,
@@ -218,7 +218,9 @@ impl QueryAdapter {
         let usable: Vec<&AdapterExample> = examples
             .iter()
             .filter(|e| {
-                e.query.len() == dim && !e.targets.is_empty() && e.targets.iter().all(|t| t.0 < rows)
+                e.query.len() == dim
+                    && !e.targets.is_empty()
+                    && e.targets.iter().all(|t| t.0 < rows)
             })
             .collect();
         if usable.len() < 10 {
@@ -270,7 +272,12 @@ impl QueryAdapter {
     }
 
     /// Summed gradient of a batch, split over two threads.
-    fn batch_gradient(&self, batch: &[AdapterExample], catalog: &[f32], temperature: f32) -> Vec<f32> {
+    fn batch_gradient(
+        &self,
+        batch: &[AdapterExample],
+        catalog: &[f32],
+        temperature: f32,
+    ) -> Vec<f32> {
         let size = self.dim * self.dim;
         let half = batch.len().div_ceil(2).max(1);
         std::thread::scope(|s| {
@@ -310,7 +317,8 @@ impl QueryAdapter {
 
     /// Loads a map saved by [`Self::save`]; a truncated or foreign file is refused with the reason.
     pub fn load(path: &Path) -> Result<Self, SearchError> {
-        let bad = |why: &str| SearchError::Config(format!("query adapter {}: {why}", path.display()));
+        let bad =
+            |why: &str| SearchError::Config(format!("query adapter {}: {why}", path.display()));
         let bytes = std::fs::read(path).map_err(|e| bad(&e.to_string()))?;
         if bytes.len() < 16 || &bytes[..8] != MAGIC {
             return Err(bad("not a Vitrine query adapter file"));
