@@ -208,7 +208,7 @@ impl QueryAdapter {
         options: &AdapterOptions,
         progress: &dyn Fn(usize, f64),
     ) -> Result<(Self, AdapterReport), SearchError> {
-        if dim == 0 || catalog.len() % dim != 0 {
+        if dim == 0 || !catalog.len().is_multiple_of(dim) {
             return Err(SearchError::Config(format!(
                 "query adapter: catalog of {} values is not a whole number of {dim}-dimensional rows",
                 catalog.len()
