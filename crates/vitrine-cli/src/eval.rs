@@ -297,7 +297,12 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
         t.elapsed().as_secs_f64()
     );
 
-    let depth = train_depth.unwrap_or(config.search.candidates);
+    let ranking = RankerTraining {
+        depth: train_depth.unwrap_or(config.search.candidates),
+        trees: ranker_trees,
+        seed,
+        save: save_ranker,
+    };
     let mut methods: Vec<(String, Retrieval, Option<Fusion>)> = vec![
         ("BM25 (lexical only)".into(), Retrieval::Lexical, None),
         (
@@ -328,20 +333,9 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
             .await?;
     }
     if !train.is_empty() {
-        let ranker = train_ranker(&engine, &train, depth, ranker_trees, seed).await?;
-        if let Some(p) = &save_ranker {
-            ranker.save(p)?; // a later ranker (with the query map) overwrites this one
-        }
-        engine.set_ranker(ranker);
         let name = "hybrid + learned ranker (GBDT)";
         table
-            .row(
-                &engine,
-                queries,
-                name,
-                Retrieval::Hybrid,
-                Some(Fusion::Learned),
-            )
+            .ranker_row(&engine, queries, &train, &ranking, name)
             .await?;
     }
     if !train.is_empty() && adapter_epochs > 0 {
@@ -374,20 +368,9 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
                 .await?;
         }
         // The ranker's cosine features change with the map, so it is trained again on them.
-        let ranker = train_ranker(&engine, &train, depth, ranker_trees, seed).await?;
-        if let Some(p) = &save_ranker {
-            ranker.save(p)?; // a later ranker (with the query map) overwrites this one
-        }
-        engine.set_ranker(ranker);
         let name = "hybrid + query map + learned ranker";
         table
-            .row(
-                &engine,
-                queries,
-                name,
-                Retrieval::Hybrid,
-                Some(Fusion::Learned),
-            )
+            .ranker_row(&engine, queries, &train, &ranking, name)
             .await?;
     }
     println!(
@@ -399,14 +382,23 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
     Ok(())
 }
 
+/// How the learned ranker is trained, and where it is saved (a later ranker overwrites an earlier one).
+struct RankerTraining {
+    depth: usize,
+    trees: usize,
+    seed: u64,
+    save: Option<PathBuf>,
+}
+
 /// Trains the learned ranker on the engine's own candidate pool for `train` queries.
 async fn train_ranker(
     engine: &SearchEngine,
     train: &[vitrine_search::eval::JudgedQuery],
-    depth: usize,
-    trees: usize,
-    seed: u64,
+    RankerTraining {
+        depth, trees, seed, ..
+    }: &RankerTraining,
 ) -> anyhow::Result<vitrine_search::ltr::LearnedRanker> {
+    let (depth, trees, seed) = (*depth, *trees, *seed);
     let t = Instant::now();
     let mut rows = Vec::new();
     let mut labels = Vec::new();
@@ -435,6 +427,31 @@ struct Table {
 }
 
 impl Table {
+    /// Trains a ranker on the engine as it stands (with or without a query map), installs it, and
+    /// prints its row.
+    async fn ranker_row(
+        &mut self,
+        engine: &SearchEngine,
+        queries: &[vitrine_search::eval::JudgedQuery],
+        train: &[vitrine_search::eval::JudgedQuery],
+        training: &RankerTraining,
+        name: &str,
+    ) -> anyhow::Result<()> {
+        let ranker = train_ranker(engine, train, training).await?;
+        if let Some(p) = &training.save {
+            ranker.save(p)?;
+        }
+        engine.set_ranker(ranker);
+        self.row(
+            engine,
+            queries,
+            name,
+            Retrieval::Hybrid,
+            Some(Fusion::Learned),
+        )
+        .await
+    }
+
     async fn row(
         &mut self,
         engine: &SearchEngine,
