@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Vector index benchmark: Vitrine's HNSW (usearch, int8) against FAISS HNSW on the same vectors, the same
-parameters (M=16, efConstruction=128, efSearch 16..128) and one thread each, in one run.
+parameters (M=16, efConstruction=128, efSearch 16..128)
+and hnsw_rs (the other maintained Rust HNSW, measured inside `vitrine bench vectors`) and one thread each, in one run.
 
 Usage: python3 scripts/bench_vectors.py   (needs the models; installs faiss-cpu and numpy into .bench-venv)
 It runs `vitrine bench vectors`, which embeds the Home Depot titles and 1,000 queries (cached between runs),
@@ -44,7 +45,7 @@ def faiss_part():
         t = time.perf_counter()
         index.add(base)
         build = time.perf_counter() - t
-        for ef in [16, 32, 64, 96, 128]:
+        for ef in [16, 24, 32, 40, 48, 56, 64, 80, 96, 128]:
             index.hnsw.efSearch = ef
             t = time.perf_counter()
             for q in queries:
@@ -71,23 +72,24 @@ def main():
     print(f"{len(ours) and ours[0]['vectors']} vectors (MiniLM, Home Depot titles), 1 thread, M=16, efConstruction=128\n")
     print("| index | efSearch | recall@10 | queries/s | build s |")
     print("|---|---|---|---|---|")
+    label = {"usearch": "vitrine usearch (int8)", "hnsw_rs": "hnsw_rs (f32)"}
     for r in ours:
-        print(f"| vitrine usearch (int8) | {r['ef_search']} | {r['recall_at_10']:.4f} | {r['qps_single_thread']:.0f} | {r['build_s']:.1f} |")
+        print(f"| {label.get(r['engine'], r['engine'])} | {r['ef_search']} | {r['recall_at_10']:.4f} | {r['qps_single_thread']:.0f} | {r['build_s']:.1f} |")
     for r in theirs:
         print(f"| {r['engine']} | {r['ef_search']} | {r['recall_at_10']:.4f} | {r['qps_single_thread']:.0f} | {r['build_s']:.1f} |")
     print("\nRatio at the smallest efSearch reaching recall@10 >= 0.95 (queries/s, ours / FAISS):")
     def at95(rows):
         ok = [r for r in rows if r["recall_at_10"] >= 0.95]
         return min(ok, key=lambda r: r["ef_search"]) if ok else None
-    mine = at95(ours)
-    for engine in sorted({r["engine"] for r in theirs}):
-        other = at95([r for r in theirs if r["engine"] == engine])
-        if mine and other:
-            print(f"  vs {engine}: {mine['qps_single_thread'] / other['qps_single_thread']:.2f}x "
-                  f"(ours ef={mine['ef_search']} recall {mine['recall_at_10']:.3f}; theirs ef={other['ef_search']} recall {other['recall_at_10']:.3f})")
-        else:
-            print(f"  vs {engine}: one side never reached 0.95")
-
+    for mine_engine in ["usearch", "hnsw_rs"]:
+        mine = at95([r for r in ours if r["engine"] == mine_engine])
+        for engine in sorted({r["engine"] for r in theirs}):
+            other = at95([r for r in theirs if r["engine"] == engine])
+            if mine and other:
+                print(f"  {label[mine_engine]} vs {engine}: {mine['qps_single_thread'] / other['qps_single_thread']:.2f}x "
+                      f"(ours ef={mine['ef_search']} recall {mine['recall_at_10']:.3f}; theirs ef={other['ef_search']} recall {other['recall_at_10']:.3f})")
+            else:
+                print(f"  {label[mine_engine]} vs {engine}: one side never reached 0.95")
 
 if __name__ == "__main__":
     main()
