@@ -37,11 +37,14 @@ impl FacetValue {
     }
 }
 
-/// A 64-bit code for a facet name (`value` empty) or a (name, value) pair. Codes are compared before
-/// strings, never instead of them where a wrong merge would show, so a collision can only cost speed.
+/// A 64-bit code for a facet name (`value` empty) or a (name, value) pair: what hot loops (filter checks,
+/// facet counting) compare instead of strings. SipHash-1-3 with fixed keys (deterministic, well mixed): two
+/// of a million distinct values share a code with probability about 3 in 10^8, the price of not reading
+/// three strings per value per product (session 10: the string check was a quarter of the filter cost).
 pub fn facet_code(name: &str, value: &str) -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = rustc_hash::FxBuildHasher.build_hasher();
+    use std::hash::Hasher;
+    // `DefaultHasher::new()` is SipHash-1-3 with fixed keys: the same code in every process of a build.
+    let mut h = std::hash::DefaultHasher::new();
     h.write(name.as_bytes());
     h.write_u8(0xff);
     h.write(value.as_bytes());
@@ -79,6 +82,10 @@ pub struct SearchDoc {
     pub updated_at_ms: i64,
     /// Filterable values, including brand and every category segment.
     pub facets: Vec<FacetValue>,
+    /// (`name_code`, `value_code`) of each of `facets`, same order, packed together. Why: filter checks
+    /// and facet counting scan thousands of products per search, and reading 16 bytes per value instead
+    /// of a ~90-byte `FacetValue` (three strings) cut the cache lines each product costs by about five.
+    pub facet_codes: Box<[(u64, u64)]>,
     /// Padded normalised title plus facet values, for phrase containment checks.
     pub haystack: String,
     /// Length of the padded title at the start of `haystack`.
@@ -144,6 +151,7 @@ impl SearchDoc {
             margin_rate,
             rating,
             updated_at_ms: p.updated_at.timestamp_millis(),
+            facet_codes: facets.iter().map(|f| (f.name_code, f.value_code)).collect(),
             facets,
             haystack,
             title_len,
@@ -153,14 +161,13 @@ impl SearchDoc {
 
     /// Whether the product has `name` = `value` (normalised).
     pub fn has_facet(&self, name: &str, value: &str) -> bool {
-        self.has_facet_code(facet_code(name, value), name, value)
+        self.has_facet_code(facet_code(name, value))
     }
 
-    /// [`Self::has_facet`] with the code computed once by the caller (filters check many products).
-    pub fn has_facet_code(&self, code: u64, name: &str, value: &str) -> bool {
-        self.facets
-            .iter()
-            .any(|f| f.value_code == code && f.name == name && f.value == value)
+    /// [`Self::has_facet`] with the code ([`facet_code`]) computed once by the caller: filters check
+    /// thousands of products, and only the packed codes are read.
+    pub fn has_facet_code(&self, code: u64) -> bool {
+        self.facet_codes.iter().any(|&(_, c)| c == code)
     }
 
     /// Whether the product carries any value for `name`.

@@ -10,7 +10,7 @@ use crate::SearchError;
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::Mutex;
-use tantivy::collector::{Count, DocSetCollector, TopDocs};
+use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, RangeQuery,
     TermQuery,
@@ -441,34 +441,12 @@ impl LexicalIndex {
         }
         let query = BooleanQuery::new(clauses);
         let searcher = self.reader.searcher();
-        if searcher.search(&query, &Count).map_err(tantivy_err)? > limit {
-            return Ok(None);
-        }
-        let mut addresses: Vec<_> = searcher
-            .search(&query, &DocSetCollector)
-            .map_err(tantivy_err)?
-            .into_iter()
-            .collect();
-        addresses.sort_unstable();
-        let mut keys = Vec::with_capacity(addresses.len());
-        let mut column = None;
-        for addr in addresses {
-            if column
-                .as_ref()
-                .is_none_or(|(ord, _)| *ord != addr.segment_ord)
-            {
-                let c = searcher
-                    .segment_reader(addr.segment_ord)
-                    .fast_fields()
-                    .u64("key")
-                    .map_err(tantivy_err)?;
-                column = Some((addr.segment_ord, c));
-            }
-            if let Some((_, c)) = &column {
-                keys.extend(c.first(addr.doc_id));
-            }
-        }
-        Ok(Some(keys))
+        // One pass: count every match, keep keys only while within the limit (a Count pass followed by a
+        // DocSetCollector pass scanned the price column twice and hashed every address).
+        let (matched, keys) = searcher
+            .search(&query, &KeysUpTo { limit })
+            .map_err(tantivy_err)?;
+        Ok((matched <= limit).then_some(keys))
     }
 
     /// The `limit` best products for the query among those passing the filters, and the matched count.
@@ -506,5 +484,68 @@ impl LexicalIndex {
             }
         }
         Ok(LexicalHits { hits, total })
+    }
+}
+
+/// Counts all matches and collects the `key` of at most `limit` of them (per segment; the caller discards
+/// the keys when the total is over the limit, so nothing partial is ever used).
+struct KeysUpTo {
+    limit: usize,
+}
+
+/// [`KeysUpTo`] for one segment.
+struct SegmentKeysUpTo {
+    column: tantivy::columnar::Column<u64>,
+    limit: usize,
+    matched: usize,
+    keys: Vec<u64>,
+}
+
+impl tantivy::collector::Collector for KeysUpTo {
+    type Fruit = (usize, Vec<u64>);
+    type Child = SegmentKeysUpTo;
+
+    fn for_segment(
+        &self,
+        _segment: tantivy::SegmentOrdinal,
+        reader: &tantivy::SegmentReader,
+    ) -> tantivy::Result<SegmentKeysUpTo> {
+        Ok(SegmentKeysUpTo {
+            column: reader.fast_fields().u64("key")?,
+            limit: self.limit,
+            matched: 0,
+            keys: Vec::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<(usize, Vec<u64>)>) -> tantivy::Result<(usize, Vec<u64>)> {
+        let mut matched = 0;
+        let mut keys = Vec::new();
+        for (n, k) in fruits {
+            matched += n;
+            if matched <= self.limit {
+                keys.extend(k);
+            }
+        }
+        Ok((matched, keys))
+    }
+}
+
+impl tantivy::collector::SegmentCollector for SegmentKeysUpTo {
+    type Fruit = (usize, Vec<u64>);
+
+    fn collect(&mut self, doc: tantivy::DocId, _score: tantivy::Score) {
+        self.matched += 1;
+        if self.keys.len() < self.limit {
+            self.keys.extend(self.column.first(doc));
+        }
+    }
+
+    fn harvest(self) -> (usize, Vec<u64>) {
+        (self.matched, self.keys)
     }
 }

@@ -587,8 +587,9 @@ impl SearchEngine {
         let Ok(docs) = self.docs.read() else {
             return (Vec::new(), 0, Vec::new());
         };
+        let check = filters.prepare();
         let mut matched: Vec<&Arc<SearchDoc>> =
-            docs.values().filter(|d| filters.accepts(d)).collect();
+            docs.values().filter(|d| check.accepts(d)).collect();
         let total = matched.len();
         matched.sort_by(|a, b| {
             b.available
@@ -708,12 +709,13 @@ impl SearchEngine {
         let mut counts: Vec<FxHashMap<u64, (&str, u32)>> = vec![FxHashMap::default(); names.len()];
         for key in keys.iter().take(self.config.facet_sample) {
             let Some(d) = docs.get(key) else { continue };
-            for f in &d.facets {
-                if let Some(i) = wanted.iter().position(|&w| w == f.name_code) {
-                    counts[i]
-                        .entry(f.value_code)
-                        .or_insert((f.display.as_str(), 0))
-                        .1 += 1;
+            for (j, &(name_code, value_code)) in d.facet_codes.iter().enumerate() {
+                if let Some(i) = wanted.iter().position(|&w| w == name_code) {
+                    let slot = counts[i].entry(value_code).or_insert(("", 0));
+                    if slot.1 == 0 {
+                        slot.0 = d.facets.get(j).map_or("", |f| f.display.as_str());
+                    }
+                    slot.1 += 1;
                 }
             }
         }

@@ -39,7 +39,8 @@ impl SearchEngine {
             .docs
             .read()
             .map_err(|_| "doc table poisoned".to_string())?;
-        let accept = |key: u64| docs.get(&key).is_some_and(|d| filters.accepts(d));
+        let check = filters.prepare();
+        let accept = |key: u64| docs.get(&key).is_some_and(|d| check.accepts(d));
         let few = if filters.is_empty() {
             None
         } else {
