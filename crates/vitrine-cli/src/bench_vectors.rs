@@ -84,7 +84,7 @@ pub async fn run(
     );
 
     let params = HnswParams::default();
-    let index = VectorIndex::open(None, base[0].len(), params)?;
+    let index = VectorIndex::open(None, base[0].len(), params, "bench")?;
     let t = Instant::now();
     let items: Vec<(u64, u64, Vec<f32>)> = base
         .iter()

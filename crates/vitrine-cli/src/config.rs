@@ -64,6 +64,9 @@ pub struct ModelsConfig {
     pub dir: PathBuf,
     /// Backend for embeddings.
     pub embedding: Backend,
+    /// Fine-tuned weights for the local encoder (`vitrine eval search --save-encoder`); unset serves the
+    /// installed ones. Changing them makes the vector index rebuild from the catalog.
+    pub embedding_weights: Option<PathBuf>,
     /// Backend for text generation.
     pub generation: Backend,
     /// Local LLM instances (prompts generated concurrently).
@@ -79,6 +82,7 @@ impl Default for ModelsConfig {
         Self {
             dir: vitrine_models::default_models_dir(),
             embedding: Backend::Local,
+            embedding_weights: None,
             generation: Backend::Local,
             llm_instances: 2,
             embedding_cache: 100_000,

@@ -49,6 +49,18 @@ pub enum EvalWhat {
         /// Save the trained query map here (load it with `[search] query_adapter = "…"`).
         #[arg(long)]
         save_adapter: Option<PathBuf>,
+        /// Epochs of fine-tuning the sentence encoder on the same judged queries; 0 skips it.
+        #[arg(long, default_value_t = 0)]
+        tune_epochs: usize,
+        /// Peak learning rate of the encoder fine-tuning.
+        #[arg(long, default_value_t = 3e-5)]
+        tune_lr: f64,
+        /// Lowest encoder layers kept fixed while fine-tuning.
+        #[arg(long, default_value_t = 0)]
+        tune_frozen_layers: usize,
+        /// Save the fine-tuned encoder here (serve it with `[models] embedding_weights = "…"`).
+        #[arg(long)]
+        save_encoder: Option<PathBuf>,
     },
     /// Query understanding: constraint extraction and filtered result sets on labelled fashion queries.
     Understanding {
@@ -142,8 +154,19 @@ pub async fn run(what: EvalWhat, config: &Config) -> anyhow::Result<()> {
             save_ranker,
             adapter_epochs,
             save_adapter,
+            tune_epochs,
+            tune_lr,
+            tune_frozen_layers,
+            save_encoder,
         } => {
             let opts = SearchEval {
+                tuning: crate::eval_tune::EncoderTuning {
+                    epochs: tune_epochs,
+                    learning_rate: tune_lr,
+                    frozen_layers: tune_frozen_layers,
+                    save: save_encoder,
+                    seed,
+                },
                 n_queries: queries,
                 seed,
                 cache_dir,
@@ -205,6 +228,7 @@ struct SearchEval {
     save_ranker: Option<PathBuf>,
     adapter_epochs: usize,
     save_adapter: Option<PathBuf>,
+    tuning: crate::eval_tune::EncoderTuning,
 }
 
 async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Result<()> {
@@ -218,6 +242,7 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
         save_ranker,
         adapter_epochs,
         save_adapter,
+        tuning,
     } = opts;
     let data = HomeDepot::load(dataset).with_context(|| {
         format!(
@@ -248,23 +273,11 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
         ranker: None,
         ..config.search.clone()
     };
-    let engine = SearchEngine::open(search_config, None, Some(embedder.clone()))?;
     let products: Vec<vitrine_core::Product> = data
         .products
         .iter()
         .map(|(id, t)| product(id, t))
         .collect::<anyhow::Result<_>>()?;
-    let t = Instant::now();
-    for chunk in products.chunks(10_000) {
-        engine.apply_text(chunk, 0)?;
-    }
-    engine.rebuild_vocabulary();
-    eprintln!(
-        "text index: {} products in {:.1} s",
-        products.len(),
-        t.elapsed().as_secs_f64()
-    );
-
     let texts: Vec<String> = products
         .iter()
         .map(vitrine_search::doc::embedding_text)
@@ -272,30 +285,14 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
     let cache = cache_dir
         .or_else(|| dirs::cache_dir().map(|d| d.join("vitrine").join("eval")))
         .unwrap_or_else(|| PathBuf::from(".vitrine-eval-cache"));
-    let vectors = embed_cached(embedder.as_ref(), &texts, &cache, "homedepot").await?;
-    let catalog: Vec<f32> = vectors.iter().flatten().copied().collect();
-    let index = engine.vectors().context("vector index missing")?;
-    let t = Instant::now();
-    let items: Vec<(u64, u64, Vec<f32>)> = products
-        .iter()
-        .zip(&texts)
-        .zip(vectors)
-        .map(|((p, text), v)| {
-            (
-                vitrine_search::normalize::doc_key(&p.id),
-                vitrine_search::normalize::text_hash(text),
-                v,
-            )
-        })
-        .collect();
-    for chunk in items.chunks(5_000) {
-        index.upsert(chunk)?;
-    }
-    eprintln!(
-        "vector index: {} vectors in {:.1} s",
-        items.len(),
-        t.elapsed().as_secs_f64()
-    );
+    let (engine, catalog) = build_engine(
+        search_config.clone(),
+        embedder.clone(),
+        &products,
+        &texts,
+        &cache,
+    )
+    .await?;
 
     let ranking = RankerTraining {
         depth: train_depth.unwrap_or(config.search.candidates),
@@ -373,6 +370,47 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
             .ranker_row(&engine, queries, &train, &ranking, name)
             .await?;
     }
+    if !train.is_empty() && tuning.epochs > 0 {
+        let (tuned, _) = crate::eval_tune::tuned_engine(
+            config,
+            search_config,
+            &engine,
+            &train,
+            &products,
+            &texts,
+            &cache,
+            &tuning,
+        )
+        .await?;
+        let rows: Vec<(String, Retrieval, Option<Fusion>)> = vec![
+            (
+                "vectors only, tuned encoder".into(),
+                Retrieval::Semantic,
+                None,
+            ),
+            (
+                "hybrid weighted w=0.7, tuned encoder".into(),
+                Retrieval::Hybrid,
+                Some(Fusion::Weighted {
+                    lexical_weight: 0.7,
+                }),
+            ),
+            (
+                "hybrid weighted w=0.5, tuned encoder".into(),
+                Retrieval::Hybrid,
+                Some(Fusion::Weighted {
+                    lexical_weight: 0.5,
+                }),
+            ),
+        ];
+        for (name, retrieval, fusion) in rows {
+            table.row(&tuned, queries, &name, retrieval, fusion).await?;
+        }
+        let name = "hybrid + tuned encoder + learned ranker";
+        table
+            .ranker_row(&tuned, queries, &train, &ranking, name)
+            .await?;
+    }
     println!(
         "\n{} queries (seed {seed}); Recall@100 over the {} with a product rated ≥ 2.5; ranker trained on {} other queries.",
         queries.len(),
@@ -380,6 +418,53 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
         train.len()
     );
     Ok(())
+}
+
+/// An in-memory engine over the evaluation catalog: the text index, and the vector index with every
+/// product embedded by `embedder` (cached on disk by model and texts). Returns the catalog's vectors too.
+pub async fn build_engine(
+    search_config: SearchConfig,
+    embedder: std::sync::Arc<dyn Embedder>,
+    products: &[vitrine_core::Product],
+    texts: &[String],
+    cache: &Path,
+) -> anyhow::Result<(SearchEngine, Vec<f32>)> {
+    let engine = SearchEngine::open(search_config, None, Some(embedder.clone()))?;
+    let t = Instant::now();
+    for chunk in products.chunks(10_000) {
+        engine.apply_text(chunk, 0)?;
+    }
+    engine.rebuild_vocabulary();
+    eprintln!(
+        "text index: {} products in {:.1} s",
+        products.len(),
+        t.elapsed().as_secs_f64()
+    );
+    let vectors = embed_cached(embedder.as_ref(), texts, cache, "homedepot").await?;
+    let catalog: Vec<f32> = vectors.iter().flatten().copied().collect();
+    let index = engine.vectors().context("vector index missing")?;
+    let t = Instant::now();
+    let items: Vec<(u64, u64, Vec<f32>)> = products
+        .iter()
+        .zip(texts)
+        .zip(vectors)
+        .map(|((p, text), v)| {
+            (
+                vitrine_search::normalize::doc_key(&p.id),
+                vitrine_search::normalize::text_hash(text),
+                v,
+            )
+        })
+        .collect();
+    for chunk in items.chunks(5_000) {
+        index.upsert(chunk)?;
+    }
+    eprintln!(
+        "vector index: {} vectors in {:.1} s",
+        items.len(),
+        t.elapsed().as_secs_f64()
+    );
+    Ok((engine, catalog))
 }
 
 /// How the learned ranker is trained, and where it is saved (a later ranker overwrites an earlier one).

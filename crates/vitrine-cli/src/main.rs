@@ -18,6 +18,7 @@ mod eval;
 mod eval_adapter;
 mod eval_content;
 mod eval_recommend;
+mod eval_tune;
 mod eval_understanding;
 mod loadgen;
 mod models;

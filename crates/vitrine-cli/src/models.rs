@@ -29,17 +29,19 @@ pub fn backends(config: &Config) -> Backends {
     let mut local_embedder = None;
     let embedder: Result<Arc<dyn Embedder>, String> = match m.embedding {
         Backend::Off => Err("embeddings are disabled ([models] embedding = \"off\")".into()),
-        Backend::Local => match LocalEmbedder::load(&m.dir) {
-            Ok(e) => {
-                local_embedder = Some(e.clone());
-                // Cache first (hits never queue), then one batching worker in front of the model.
-                Ok(Arc::new(CachedEmbedder::new(
-                    Arc::new(BatchingEmbedder::new(Arc::new(e))),
-                    m.embedding_cache,
-                )))
+        Backend::Local => {
+            match LocalEmbedder::load_with_weights(&m.dir, m.embedding_weights.as_deref()) {
+                Ok(e) => {
+                    local_embedder = Some(e.clone());
+                    // Cache first (hits never queue), then one batching worker in front of the model.
+                    Ok(Arc::new(CachedEmbedder::new(
+                        Arc::new(BatchingEmbedder::new(Arc::new(e))),
+                        m.embedding_cache,
+                    )))
+                }
+                Err(e) => Err(e.to_string()),
             }
-            Err(e) => Err(e.to_string()),
-        },
+        }
         Backend::Openai => OpenAiBackend::new(m.openai.clone())
             .map(|b| Arc::new(b) as Arc<dyn Embedder>)
             .map_err(|e| e.to_string()),

@@ -339,3 +339,82 @@ async fn completions_decoded_together_equal_lone_generations() {
     let err = g.generate_many(prompt, vec![]).await.unwrap_err();
     assert!(matches!(err, ModelError::InvalidInput(_)));
 }
+
+/// Fine-tuning on a store's (query, product) pairs pulls queries towards their products, the tuned
+/// checkpoint is served by the fast forward pass under its own model name, and bad input is refused.
+#[test]
+fn fine_tuning_pulls_queries_towards_their_products_and_is_served() {
+    use vitrine_models::embed::tune::{tune_encoder, TuneOptions, TuningExample};
+    let types = [
+        ("drill", "cordless drill driver kit 20V"),
+        ("hose", "garden hose 50 ft kink resistant"),
+        ("faucet", "kitchen faucet single handle pull-down chrome"),
+        ("mulch", "red mulch 2 cu ft bag"),
+        ("ladder", "aluminum step ladder 6 ft"),
+        ("grout", "sanded grout 25 lb bright white"),
+        ("thermostat", "programmable thermostat 7-day wifi"),
+        ("insulation", "R-13 fiberglass insulation batt"),
+        ("shelf", "wall mounted floating shelf walnut"),
+        ("bulb", "LED light bulb A19 60 watt equivalent"),
+        ("toilet", "two-piece elongated toilet 1.28 gpf"),
+        ("paint", "interior eggshell paint 1 gal white"),
+    ];
+    let brands = ["Acme", "Zenith", "Orbit", "Pioneer", "Summit"];
+    let mut examples = Vec::new();
+    for brand in brands {
+        for (i, (query, product)) in types.iter().enumerate() {
+            // Shoppers' words for the types are one letter off, as real queries often are.
+            let q = format!(
+                "{}{} for home",
+                &query[..query.len() - 1],
+                (b'a' + i as u8) as char
+            );
+            examples.push(TuningExample {
+                query: q,
+                products: vec![(format!("{brand} {product}"), 1.0)],
+                negatives: vec![format!("{brand} gift card")],
+            });
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tuned.safetensors");
+    let options = TuneOptions {
+        epochs: 3,
+        batch_size: 6,
+        learning_rate: 1e-4,
+        validation_share: 0.2,
+        ..Default::default()
+    };
+    let report = tune_encoder(&models_dir(), &examples, &options, &out, &|_| {}).unwrap();
+    assert_eq!(
+        report.train_queries + report.validation_queries,
+        examples.len()
+    );
+    assert_eq!(report.epoch_losses.len(), 3);
+    assert!(
+        report.kept_epoch > 0,
+        "held-out loss never improved: {report:?}"
+    );
+    let kept = report.epoch_losses[report.kept_epoch - 1];
+    assert!(kept < report.base_loss, "{report:?}");
+
+    let tuned = LocalEmbedder::load_with_weights(&models_dir(), Some(&out)).unwrap();
+    assert_ne!(tuned.model_name(), embedder().model_name());
+    let pair_cosine = |e: &LocalEmbedder| {
+        let queries: Vec<String> = examples.iter().map(|x| x.query.clone()).collect();
+        let products: Vec<String> = examples.iter().map(|x| x.products[0].0.clone()).collect();
+        let q = e.embed_blocking(&queries).unwrap();
+        let p = e.embed_blocking(&products).unwrap();
+        q.iter().zip(&p).map(|(a, b)| cosine(a, b)).sum::<f32>() / q.len() as f32
+    };
+    let (before, after) = (pair_cosine(embedder()), pair_cosine(&tuned));
+    assert!(
+        after > before + 0.02,
+        "mean query–product cosine {before} → {after}"
+    );
+
+    let too_few = tune_encoder(&models_dir(), &examples[..3], &options, &out, &|_| {});
+    assert!(matches!(too_few, Err(ModelError::InvalidInput(_))));
+    let missing = LocalEmbedder::load_with_weights(&models_dir(), Some(&dir.path().join("nope")));
+    assert!(missing.is_err());
+}

@@ -49,6 +49,8 @@ struct Inner {
 pub struct VectorIndex {
     inner: RwLock<Inner>,
     dir: Option<PathBuf>,
+    /// The embedding model the vectors come from; vectors of another model are not comparable.
+    model: String,
     dimensions: usize,
     params: HnswParams,
 }
@@ -90,11 +92,14 @@ fn usearch_err(e: impl std::fmt::Display) -> SearchError {
 }
 
 impl VectorIndex {
-    /// Opens the index saved in `dir` (or creates it); `None` keeps it in memory.
+    /// Opens the index saved in `dir` (or creates it); `None` keeps it in memory. `model` names the
+    /// embedding model (and weights): an index saved for another model is rebuilt, because its vectors
+    /// cannot be compared with the new model's queries.
     pub fn open(
         dir: Option<&Path>,
         dimensions: usize,
         params: HnswParams,
+        model: &str,
     ) -> Result<Self, SearchError> {
         let index = Index::new(&options(dimensions, params)).map_err(usearch_err)?;
         let mut inner = Inner {
@@ -107,8 +112,19 @@ impl VectorIndex {
             std::fs::create_dir_all(d).map_err(|e| SearchError::Io(d.display().to_string(), e))?;
             let graph = d.join("vectors.usearch");
             let state = d.join("vectors.state");
+            // Indexes saved before the model was recorded were built with the installed model.
+            let saved_model = std::fs::read_to_string(d.join("vectors.model"))
+                .map(|s| s.trim().to_string())
+                .unwrap_or_else(|_| model.to_string());
             if graph.exists() && state.exists() {
                 match read_state(&state) {
+                    Ok((_, _, dims)) if dims == dimensions && saved_model != model => {
+                        tracing::warn!(
+                            saved = %saved_model,
+                            model,
+                            "vector index was built with other embedding weights; rebuilding"
+                        );
+                    }
                     Ok((wm, sources, dims)) if dims == dimensions => {
                         inner
                             .index
@@ -139,6 +155,7 @@ impl VectorIndex {
         Ok(Self {
             inner: RwLock::new(inner),
             dir: dir.map(Path::to_path_buf),
+            model: model.to_string(),
             dimensions,
             params,
         })
@@ -333,6 +350,8 @@ impl VectorIndex {
             .map_err(|e| io(&state_tmp, e))?;
         std::fs::rename(&graph_tmp, dir.join("vectors.usearch")).map_err(|e| io(&graph_tmp, e))?;
         std::fs::rename(&state_tmp, dir.join("vectors.state")).map_err(|e| io(&state_tmp, e))?;
+        let model = dir.join("vectors.model");
+        std::fs::write(&model, &self.model).map_err(|e| io(&model, e))?;
         Ok(())
     }
 
@@ -417,7 +436,7 @@ mod tests {
     #[test]
     fn upsert_search_filter_remove_and_persist() {
         let dir = tempfile::tempdir().unwrap();
-        let idx = VectorIndex::open(Some(dir.path()), 3, HnswParams::default()).unwrap();
+        let idx = VectorIndex::open(Some(dir.path()), 3, HnswParams::default(), "m").unwrap();
         idx.upsert(&[
             (1, 11, unit(&[1.0, 0.0, 0.0])),
             (2, 22, unit(&[0.9, 0.1, 0.0])),
@@ -436,7 +455,7 @@ mod tests {
         idx.set_watermark(42);
         idx.save().unwrap();
         drop(idx);
-        let idx = VectorIndex::open(Some(dir.path()), 3, HnswParams::default()).unwrap();
+        let idx = VectorIndex::open(Some(dir.path()), 3, HnswParams::default(), "m").unwrap();
         assert_eq!(idx.watermark(), 42);
         assert_eq!(idx.len(), 2);
         assert_eq!(idx.search(&q, 1, None).unwrap()[0].0, 2);
@@ -449,13 +468,30 @@ mod tests {
         let expected: f32 = q.iter().zip(&stored).map(|(a, b)| a * b).sum();
         assert!((cos[1].unwrap() - expected).abs() < 1e-5);
         // A different model (dimension) is not loaded.
-        let other = VectorIndex::open(Some(dir.path()), 4, HnswParams::default()).unwrap();
+        let other = VectorIndex::open(Some(dir.path()), 4, HnswParams::default(), "m").unwrap();
         assert_eq!(other.len(), 0);
+        // Nor are vectors of other weights of the same dimension (a fine-tuned encoder), and the state
+        // left behind says nothing of them once the rebuilt index is saved.
+        let tuned =
+            VectorIndex::open(Some(dir.path()), 3, HnswParams::default(), "m+tuned").unwrap();
+        assert_eq!(tuned.len(), 0);
+        assert_eq!(tuned.watermark(), 0);
+        tuned.save().unwrap();
+        drop(tuned);
+        let again =
+            VectorIndex::open(Some(dir.path()), 3, HnswParams::default(), "m+tuned").unwrap();
+        assert_eq!(again.len(), 0);
+        let back = VectorIndex::open(Some(dir.path()), 3, HnswParams::default(), "m").unwrap();
+        assert_eq!(
+            back.len(),
+            0,
+            "the saved index now belongs to the tuned model"
+        );
     }
 
     #[test]
     fn exact_search_among_a_subset_agrees_with_the_index() {
-        let idx = VectorIndex::open(None, 3, HnswParams::default()).unwrap();
+        let idx = VectorIndex::open(None, 3, HnswParams::default(), "m").unwrap();
         idx.upsert(&[
             (1, 1, unit(&[1.0, 0.0, 0.0])),
             (2, 2, unit(&[0.9, 0.1, 0.0])),

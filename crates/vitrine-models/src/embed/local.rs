@@ -6,6 +6,7 @@ use super::bert::{Bert, BertConfig};
 use super::{check_inputs, Embedder};
 use crate::{fetch, manifest::Manifest, ModelError};
 use async_trait::async_trait;
+use sha2::Digest;
 use std::{
     path::Path,
     sync::{atomic::AtomicU64, atomic::Ordering, Arc},
@@ -27,6 +28,8 @@ pub struct EmbedderStats {
 }
 
 struct Inner {
+    /// The model's name, with the weights' hash when they are not the installed ones.
+    name: String,
     model: Bert,
     /// The forward pass runs inside this pool so the calling thread works instead of waiting.
     threads: rayon::ThreadPool,
@@ -51,6 +54,16 @@ struct SentenceBertConfig {
 impl LocalEmbedder {
     /// Loads (after verifying every file's sha256) from the models directory.
     pub fn load(models_dir: &Path) -> Result<Self, ModelError> {
+        Self::load_with_weights(models_dir, None)
+    }
+
+    /// Loads the installed model's tokenizer and configuration with other weights of the same
+    /// architecture: a checkpoint fine-tuned on the store's own queries ([`super::tune`]). `None` is the
+    /// installed weights.
+    pub fn load_with_weights(
+        models_dir: &Path,
+        weights: Option<&Path>,
+    ) -> Result<Self, ModelError> {
         let manifest = Manifest::builtin();
         let spec = manifest
             .model(MODEL_NAME)
@@ -75,9 +88,22 @@ impl LocalEmbedder {
             .map_err(|e| ModelError::Runtime(format!("tokenizer truncation: {e}")))?;
         // Sequences are packed, never padded.
         tokenizer.with_padding(None);
-        let model = Bert::load(&dir.join("model.safetensors"), config)?;
+        let (weights, name) = match weights {
+            None => (dir.join("model.safetensors"), MODEL_NAME.to_string()),
+            Some(w) => {
+                let bytes = std::fs::read(w).map_err(|source| ModelError::Io {
+                    path: w.to_path_buf(),
+                    source,
+                })?;
+                let digest = sha2::Sha256::digest(&bytes);
+                let tag: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+                (w.to_path_buf(), format!("{MODEL_NAME}+tuned-{tag}"))
+            }
+        };
+        let model = Bert::load(&weights, config)?;
         Ok(Self {
             inner: Arc::new(Inner {
+                name,
                 model,
                 threads: rayon::ThreadPoolBuilder::new()
                     .thread_name(|i| format!("vitrine-embed-{i}"))
@@ -152,7 +178,7 @@ impl LocalEmbedder {
 #[async_trait]
 impl Embedder for LocalEmbedder {
     fn model_name(&self) -> &str {
-        MODEL_NAME
+        &self.inner.name
     }
     fn dimension(&self) -> usize {
         384

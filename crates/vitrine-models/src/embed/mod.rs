@@ -8,6 +8,7 @@ mod cache;
 mod half_matmul;
 mod local;
 pub mod quantize;
+pub mod tune;
 
 pub use batching::BatchingEmbedder;
 pub use cache::CachedEmbedder;

@@ -120,6 +120,7 @@ impl SearchEngine {
                 dir.map(|d| d.join("vectors")).as_deref(),
                 e.dimension(),
                 config.hnsw,
+                e.model_name(),
             )?),
             None => None,
         };

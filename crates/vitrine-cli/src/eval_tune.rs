@@ -1,0 +1,131 @@
+//! Fine-tuning the sentence encoder (`vitrine_models::embed::tune`) on the judged training queries, for
+//! `vitrine eval search`: the same queries that train the ranker and the query map, none of the evaluated
+//! ones. The catalog is re-embedded with the tuned encoder and a second engine is built over it.
+
+use crate::config::Config;
+use anyhow::Context;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use vitrine_models::embed::tune::{tune_encoder, TuneOptions, TuningExample};
+use vitrine_models::embed::{BatchingEmbedder, CachedEmbedder};
+use vitrine_models::{Embedder, LocalEmbedder};
+use vitrine_search::eval::JudgedQuery;
+use vitrine_search::{SearchConfig, SearchEngine};
+
+/// How the encoder is tuned and where the weights go.
+pub struct EncoderTuning {
+    /// Epochs (0: no tuning).
+    pub epochs: usize,
+    /// Peak learning rate.
+    pub learning_rate: f64,
+    /// Lowest layers kept fixed.
+    pub frozen_layers: usize,
+    /// Where the tuned weights are written (default: the evaluation cache).
+    pub save: Option<PathBuf>,
+    /// Seed of the split and the batches.
+    pub seed: u64,
+}
+
+/// Tunes the encoder on `train` and returns an engine over the same catalog that embeds products and
+/// queries with it, and the catalog's tuned vectors.
+#[allow(clippy::too_many_arguments)]
+pub async fn tuned_engine(
+    config: &Config,
+    search_config: SearchConfig,
+    base: &SearchEngine,
+    train: &[JudgedQuery],
+    products: &[vitrine_core::Product],
+    texts: &[String],
+    cache: &Path,
+    tuning: &EncoderTuning,
+) -> anyhow::Result<(SearchEngine, Vec<f32>)> {
+    let rows: HashMap<&str, usize> = products
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.id.as_str(), i))
+        .collect();
+    let examples: Vec<TuningExample> = train
+        .iter()
+        .map(|q| TuningExample {
+            // What the engine embeds when serving: the query's relevance words.
+            query: base.parse(&q.text).text,
+            products: q
+                .judgments
+                .iter()
+                .filter(|(_, &rel)| rel > 1.67)
+                .filter_map(|(id, &rel)| {
+                    rows.get(id.as_str())
+                        .map(|&r| (texts[r].clone(), (rel - 1.0) as f32))
+                })
+                .collect(),
+            // Judged, and judged poor (relevance ≤ 1.67 of 3): near misses, not merely unjudged.
+            negatives: q
+                .judgments
+                .iter()
+                .filter(|(_, &rel)| rel <= 1.67)
+                .filter_map(|(id, _)| rows.get(id.as_str()).map(|&r| texts[r].clone()))
+                .collect(),
+        })
+        .collect();
+    let with_negatives = examples.iter().filter(|e| !e.negatives.is_empty()).count();
+    eprintln!(
+        "encoder: {} training queries, {with_negatives} with a judged poor product as a hard negative",
+        examples.len()
+    );
+    let options = TuneOptions {
+        epochs: tuning.epochs,
+        learning_rate: tuning.learning_rate,
+        frozen_layers: tuning.frozen_layers,
+        seed: tuning.seed,
+        ..Default::default()
+    };
+    let out = match &tuning.save {
+        Some(p) => p.clone(),
+        None => {
+            std::fs::create_dir_all(cache).ok();
+            cache.join(format!(
+                "encoder-e{}-lr{}-f{}-s{}.safetensors",
+                options.epochs, options.learning_rate, options.frozen_layers, options.seed
+            ))
+        }
+    };
+    let models_dir = config.models.dir.clone();
+    let pb = crate::progress::items(0, "tuning the encoder");
+    let started = std::time::Instant::now();
+    let report = tokio::task::block_in_place(|| {
+        tune_encoder(&models_dir, &examples, &options, &out, &|p| {
+            pb.set_length((p.steps * options.epochs) as u64);
+            pb.set_position(((p.epoch - 1) * p.steps + p.step) as u64);
+            pb.set_message(format!("epoch {} loss {:.3}", p.epoch, p.loss));
+            if p.step % 25 == 0 {
+                eprintln!(
+                    "encoder: epoch {} step {}/{} loss {:.4} ({:.0} s)",
+                    p.epoch,
+                    p.step,
+                    p.steps,
+                    p.loss,
+                    started.elapsed().as_secs_f64()
+                );
+            }
+        })
+    })
+    .context("fine-tuning the encoder")?;
+    pb.finish_and_clear();
+    eprintln!(
+        "encoder: tuned on {} queries ({} held out) in {:.0} s; held-out loss {:.4} → {:?}, epoch {} kept; weights in {}",
+        report.train_queries,
+        report.validation_queries,
+        report.seconds,
+        report.base_loss,
+        report.epoch_losses,
+        report.kept_epoch,
+        out.display()
+    );
+    let tuned = LocalEmbedder::load_with_weights(&models_dir, Some(&out))?;
+    let embedder: Arc<dyn Embedder> = Arc::new(CachedEmbedder::new(
+        Arc::new(BatchingEmbedder::new(Arc::new(tuned))),
+        config.models.embedding_cache,
+    ));
+    crate::eval::build_engine(search_config, embedder, products, texts, cache).await
+}
