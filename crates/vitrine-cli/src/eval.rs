@@ -50,7 +50,7 @@ pub enum EvalWhat {
         #[arg(long)]
         save_adapter: Option<PathBuf>,
         /// Epochs of fine-tuning the sentence encoder on the same judged queries; 0 skips it.
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, default_value_t = 2)]
         tune_epochs: usize,
         /// Peak learning rate of the encoder fine-tuning.
         #[arg(long, default_value_t = 3e-5)]

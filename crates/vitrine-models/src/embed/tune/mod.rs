@@ -62,7 +62,7 @@ pub struct TuneOptions {
 impl Default for TuneOptions {
     fn default() -> Self {
         Self {
-            epochs: 1,
+            epochs: 2,
             batch_size: 32,
             learning_rate: 3e-5,
             scale: 20.0,
