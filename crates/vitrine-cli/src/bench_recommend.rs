@@ -203,11 +203,19 @@ pub async fn run(b: RecommendBench) -> anyhow::Result<()> {
     } else {
         println!("(reusing the store in {})", db.display());
     }
+    // The server keeps its signals in `recommend/signals.snapshot` beside the database when it stops.
+    let snapshot = dir.join("recommend").join("signals.snapshot");
+    let had_snapshot = snapshot.exists();
     let started = Instant::now();
     let (mut child, base) = spawn_server(&exe, &db, &env)?;
     ready(&base).await?;
     println!(
-        "server ready (replayed the event log, loaded the model): {:.1} s, RSS {} MiB",
+        "server ready ({}, loaded the model): {:.1} s, RSS {} MiB",
+        if had_snapshot {
+            "from the signals snapshot"
+        } else {
+            "replayed the event log"
+        },
         started.elapsed().as_secs_f64(),
         peak_rss_kib(child.id()) / 1024
     );
@@ -219,6 +227,23 @@ pub async fn run(b: RecommendBench) -> anyhow::Result<()> {
         }
     }
     println!("server peak RSS: {} MiB", peak_rss_kib(child.id()) / 1024);
+    let stopping = Instant::now();
     stop(&mut child);
+    println!(
+        "stop (drains, writes the signals snapshot): {:.1} s, snapshot {} MiB",
+        stopping.elapsed().as_secs_f64(),
+        std::fs::metadata(&snapshot).map_or(0, |m| m.len()) >> 20
+    );
+    if !had_snapshot && snapshot.exists() {
+        let started = Instant::now();
+        let (mut child, base) = spawn_server(&exe, &db, &env)?;
+        ready(&base).await?;
+        println!(
+            "restart from the signals snapshot: {:.1} s, RSS {} MiB",
+            started.elapsed().as_secs_f64(),
+            peak_rss_kib(child.id()) / 1024
+        );
+        stop(&mut child);
+    }
     Ok(())
 }

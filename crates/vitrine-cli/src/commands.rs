@@ -184,6 +184,7 @@ async fn serve(
     if let Err(reason) = &recommend {
         tracing::warn!("recommendations unavailable: {reason}");
     }
+    let recommend_engine = recommend.clone();
     let content = crate::content::services(config, store.clone(), backends.generator.clone());
     if let Ok(c) = &content {
         tokio::spawn(c.jobs.clone().run_forever());
@@ -219,6 +220,18 @@ async fn serve(
         vitrine_server::shutdown_signal(),
     ))
     .await??;
+    // Requests have drained, so every accepted event is in the signals: save them for a fast restart.
+    if let Ok(engine) = &recommend_engine {
+        match engine.save_snapshot(store.as_ref()).await {
+            Ok(Some(info)) => {
+                tracing::info!(path = %info.path.display(), event_seq = info.event_seq, bytes = info.bytes, "signals snapshot saved")
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "signals snapshot not saved; the next start replays the event log")
+            }
+        }
+    }
     store.close().await;
     tracing::info!("stopped cleanly");
     Ok(())

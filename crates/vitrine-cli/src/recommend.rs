@@ -71,11 +71,20 @@ pub async fn start(
     if let Some(search) = search {
         engine.set_content(Arc::new(SearchContent(search)));
     }
-    let (products, events) = engine
-        .load(store.as_ref())
+    engine.set_snapshot_path(models_dir(config).join("signals.snapshot"));
+    let started = std::time::Instant::now();
+    let report = engine
+        .load_from(store.as_ref())
         .await
         .map_err(|e| e.to_string())?;
-    tracing::info!(products, events, version = ?engine.serving_version(), "recommendations ready");
+    tracing::info!(
+        products = report.products,
+        events_applied = report.events_applied,
+        snapshot_seq = ?report.snapshot_seq,
+        seconds = started.elapsed().as_secs_f64(),
+        version = ?engine.serving_version(),
+        "recommendations ready"
+    );
     spawn_tasks(
         engine.clone(),
         store,

@@ -84,6 +84,9 @@ struct DayStats {
     reward_sq: f64,
     /// Sum of squared per-list kept margins.
     margin_sq: f64,
+    /// Sum over purchases of the true return probability, and of its square.
+    expected_returns: f64,
+    expected_returns_sq: f64,
 }
 
 /// Reward of one list, or of a day's totals: the formula in the module doc.
@@ -118,6 +121,8 @@ impl DayStats {
         );
         self.reward_sq += r * r;
         self.margin_sq += s.kept_margin * s.kept_margin;
+        self.expected_returns += s.return_probability;
+        self.expected_returns_sq += s.return_probability_sq;
     }
     fn reward(&self) -> f64 {
         reward_of(
@@ -144,6 +149,18 @@ impl DayStats {
     fn return_rate(&self) -> f64 {
         self.returns as f64 / self.purchases.max(1) as f64
     }
+    /// Mean true return probability of what was bought, and its 95 % half-width: the return rate without
+    /// the noise of each return's coin flip.
+    fn expected_return_rate(&self) -> (f64, f64) {
+        (
+            self.expected_returns / self.purchases.max(1) as f64,
+            ci95(
+                self.purchases,
+                self.expected_returns,
+                self.expected_returns_sq,
+            ),
+        )
+    }
     fn merge(&mut self, o: &DayStats) {
         self.impressions += o.impressions;
         self.clicks += o.clicks;
@@ -153,6 +170,8 @@ impl DayStats {
         self.kept_margin += o.kept_margin;
         self.reward_sq += o.reward_sq;
         self.margin_sq += o.margin_sq;
+        self.expected_returns += o.expected_returns;
+        self.expected_returns_sq += o.expected_returns_sq;
     }
 }
 
@@ -445,15 +464,16 @@ fn print_report(args: &SimulateArgs, results: &[(String, Vec<DayStats>)], second
         println!("| {day} | {} |", cells.join(" | "));
     }
     println!("\nTotals over all days:\n");
-    println!("| policy | impressions | reward/impression | CTR (clicks/list) | purchases | return rate | kept margin/impression |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| policy | impressions | reward/impression | CTR (clicks/list) | purchases | return rate | expected return rate | kept margin/impression |");
+    println!("|---|---|---|---|---|---|---|---|");
     let mut totals = Vec::new();
     for (name, days) in results {
         let mut t = DayStats::default();
         days.iter().for_each(|d| t.merge(d));
         let (margin, margin_ci) = t.margin_per_impression();
+        let (expected, expected_ci) = t.expected_return_rate();
         println!(
-            "| {name} | {} | {:.3} ± {:.2} | {:.3} | {} | {:.3} | {margin:.3} ± {margin_ci:.2} |",
+            "| {name} | {} | {:.3} ± {:.2} | {:.3} | {} | {:.3} | {expected:.4} ± {expected_ci:.4} | {margin:.3} ± {margin_ci:.2} |",
             t.impressions,
             t.per_impression(),
             t.reward_ci(),
@@ -503,6 +523,15 @@ fn print_report(args: &SimulateArgs, results: &[(String, Vec<DayStats>)], second
             verdict(rate_diff, rate_ci),
             m1 - m0,
             verdict(m1 - m0, ci)
+        );
+        let ((e1, ec1), (e0, ec0)) = (with.expected_return_rate(), without.expected_return_rate());
+        let (diff, ci) = (100.0 * (e1 - e0), 100.0 * (ec1 * ec1 + ec0 * ec0).sqrt());
+        println!(
+            "return-risk term: expected return rate of what was bought {:.2} % vs {:.2} % without, \
+             {diff:+.2} ± {ci:.2} points ({})",
+            100.0 * e1,
+            100.0 * e0,
+            verdict(diff, ci)
         );
     }
     println!(

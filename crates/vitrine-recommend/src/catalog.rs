@@ -63,7 +63,7 @@ impl ItemMeta {
 }
 
 /// All known items, by dense index and by SKU.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ItemTable {
     items: Vec<ItemMeta>,
     by_sku: HashMap<String, ItemId>,

@@ -17,7 +17,7 @@ pub const SOURCES: [&str; 7] = [
 ];
 
 /// Feature names, in order (the schema recorded with every trained model).
-pub const FEATURES: [&str; 22] = [
+pub const FEATURES: [&str; 23] = [
     "src_covis",
     "src_transition",
     "src_basket",
@@ -40,7 +40,11 @@ pub const FEATURES: [&str; 22] = [
     "price_vs_shopper",
     "surface",
     "device",
+    "return_rate_pooled",
 ];
+
+/// Column of `return_rate_pooled`: the return estimate used while no return model is trained.
+pub const RETURN_RATE_POOLED: usize = 22;
 
 /// Number of features.
 pub const WIDTH: usize = FEATURES.len();
@@ -70,12 +74,16 @@ impl ShopperProfile<'_> {
     }
 }
 
-/// Builds one row.
+/// Builds one row. `pooled_return_rate` is [`crate::signals::Signals::pooled_return_rate`] of the item.
+///
+/// New features go at the end: a stored model indexes columns by position, so earlier versions keep
+/// predicting from the columns they were trained on.
 pub fn row(
     profile: &ShopperProfile<'_>,
     sources: &[f32; 7],
     item: &ItemMeta,
     stats: &ItemStats,
+    pooled_return_rate: f32,
 ) -> [f32; WIDTH] {
     let n = profile.recent.len().max(1) as f32;
     let same_category = profile
@@ -113,5 +121,16 @@ pub fn row(
         profile.mean_log_price().map_or(0.0, |m| log_price - m),
         profile.surface,
         profile.device,
+        pooled_return_rate,
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn named_columns_point_at_their_features() {
+        assert_eq!(FEATURES[RETURN_RATE_POOLED], "return_rate_pooled");
+    }
 }

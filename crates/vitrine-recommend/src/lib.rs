@@ -20,4 +20,6 @@ pub mod train;
 pub mod types;
 
 pub use config::RecommendConfig;
-pub use engine::{ContentNeighbours, RecError, RecommendEngine};
+pub use engine::{
+    ContentNeighbours, LoadReport, RecError, RecommendEngine, SnapshotError, SnapshotInfo,
+};

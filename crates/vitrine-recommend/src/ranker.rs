@@ -2,7 +2,7 @@
 //! p(add_to_cart | shown), p(purchase | shown) and p(return | purchase); a configurable blend turns them into
 //! one score, so the retailer chooses what to optimise.
 
-use crate::features::WIDTH;
+use crate::features::{RETURN_RATE_POOLED, WIDTH};
 use forust_ml::{GradientBooster, Matrix};
 use serde::{Deserialize, Serialize};
 
@@ -27,7 +27,9 @@ impl Default for Objective {
             click: 0.05,
             cart: 0.2,
             purchase_margin: 1.0,
-            return_risk: 1.0,
+            // Matches the default rewards: a return takes back the margin and costs 0.2 of it in handling
+            // (`return_margin` −1.2), so a purchase is worth margin · (1 − 1.2 · p(return)).
+            return_risk: 1.2,
         }
     }
 }
@@ -198,7 +200,8 @@ impl Rankers {
         self.click.is_some() || self.purchase.is_some()
     }
 
-    /// Probabilities for every row.
+    /// Probabilities for every row. Without a return model (a young shop has too few returns to fit one),
+    /// p(return) is the item's pooled return rate: its own returns per purchase shrunk to its category's.
     pub fn predict(&self, rows: &[[f32; WIDTH]]) -> Vec<Probabilities> {
         if rows.is_empty() {
             return Vec::new();
@@ -218,7 +221,7 @@ impl Rankers {
                 click: click.as_ref().map_or(0.0, |v| v[i]),
                 cart: cart.as_ref().map_or(0.0, |v| v[i]),
                 purchase: purchase.as_ref().map_or(0.0, |v| v[i]),
-                ret: ret.as_ref().map_or(0.0, |v| v[i]),
+                ret: ret.as_ref().map_or(rows[i][RETURN_RATE_POOLED], |v| v[i]),
             })
             .collect()
     }

@@ -69,6 +69,9 @@ pub struct SignalsConfig {
     pub basket: CoVisitConfig,
     /// Sessions idle longer than this many hours are forgotten.
     pub session_ttl_hours: i64,
+    /// Days within which a purchase can come back. Return rates count a purchase younger than this only
+    /// in part, because its return may not have happened yet.
+    pub return_window_days: f64,
 }
 
 impl Default for SignalsConfig {
@@ -95,6 +98,8 @@ impl Default for SignalsConfig {
                 ..Default::default()
             },
             session_ttl_hours: 24,
+            // The EU right of withdrawal; many shops allow 30.
+            return_window_days: 14.0,
         }
     }
 }
@@ -129,14 +134,58 @@ impl ItemStats {
     pub fn return_rate(&self) -> f32 {
         (self.returns + 0.5) / (self.purchases + 5.0)
     }
+
     /// All interest events.
     pub fn activity(&self) -> f32 {
         self.views + self.clicks + self.carts + self.purchases
     }
 }
 
+/// Purchases of one item or category, weighted by how much of their return window has passed.
+///
+/// Why: returns arrive days after the purchase. Dividing returns by all purchases makes whatever sold in
+/// the last days look return-free, and a ranker that favours low return rates would then favour exactly the
+/// items it just sold. A purchase of age `a` counts `min(a / window, 1)`: under returns spread evenly over
+/// the window that is the share of its return that can have arrived, so returns ÷ exposure is unbiased.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReturnExposure {
+    /// Purchases whose window had closed when last looked at.
+    matured: f32,
+    /// Times of the other purchases (unix seconds), in arrival order.
+    open: VecDeque<i64>,
+    /// Sum of `open`, so exposure needs no walk over it.
+    open_sum: f64,
+}
+
+impl ReturnExposure {
+    fn add(&mut self, at: i64, now: i64, window: i64) {
+        while self.open.front().is_some_and(|&t| now - t >= window) {
+            if let Some(t) = self.open.pop_front() {
+                self.open_sum -= t as f64;
+                self.matured += 1.0;
+            }
+        }
+        self.open.push_back(at);
+        self.open_sum += at as f64;
+    }
+
+    /// Matured-equivalent purchases at `now`.
+    pub fn exposure(&self, now: i64, window: i64) -> f32 {
+        let window = window.max(1);
+        // Purchases that matured since the last `add` sit at the front: count them whole.
+        let (mut whole, mut whole_sum) = (0usize, 0f64);
+        for &t in self.open.iter().take_while(|&&t| now - t >= window) {
+            whole += 1;
+            whole_sum += t as f64;
+        }
+        let partial = (self.open.len() - whole) as f64;
+        let ages = partial * now as f64 - (self.open_sum - whole_sum);
+        self.matured + whole as f32 + (ages / window as f64).max(0.0) as f32
+    }
+}
+
 /// One shopper's (or session's) recent behaviour.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ShopperState {
     /// Recent interest events, oldest first: (item, type, unix seconds).
     pub recent: VecDeque<(ItemId, EventType, i64)>,
@@ -162,7 +211,7 @@ impl ShopperState {
 }
 
 /// Decayed trending score per item, kept current by one multiply per event.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Trending {
     score: Vec<f32>,
     at: Vec<i64>,
@@ -209,8 +258,8 @@ impl Trending {
     }
 }
 
-/// Everything learned online from the event stream.
-#[derive(Debug, Clone)]
+/// Everything learned online from the event stream (serialisable: a snapshot spares restarts the replay).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Signals {
     config: SignalsConfig,
     /// Co-visitation graph.
@@ -223,6 +272,12 @@ pub struct Signals {
     pub trending: Trending,
     /// Funnel counts by item.
     pub stats: Vec<ItemStats>,
+    /// Funnel counts pooled by category path (the prior for items with little evidence).
+    category_stats: HashMap<String, ItemStats>,
+    /// Return exposure by item.
+    item_exposure: Vec<ReturnExposure>,
+    /// Return exposure by category path.
+    category_exposure: HashMap<String, ReturnExposure>,
     users: HashMap<String, ShopperState>,
     sessions: HashMap<String, ShopperState>,
     /// Events applied.
@@ -243,6 +298,9 @@ impl Signals {
                 ..Default::default()
             },
             stats: Vec::new(),
+            category_stats: HashMap::default(),
+            item_exposure: Vec::new(),
+            category_exposure: HashMap::default(),
             users: HashMap::default(),
             sessions: HashMap::default(),
             events_seen: 0,
@@ -266,6 +324,15 @@ impl Signals {
         self.sessions.get(session_id)
     }
 
+    /// Drops what is held about one shopper and their sessions (erasure). Anonymous aggregates (item
+    /// counts, co-visitation weights) stay: they name no one.
+    pub fn forget(&mut self, user_id: &str, session_ids: &[String]) {
+        self.users.remove(user_id);
+        for s in session_ids {
+            self.sessions.remove(s);
+        }
+    }
+
     /// Shoppers and sessions tracked.
     pub fn tracked(&self) -> (usize, usize) {
         (self.users.len(), self.sessions.len())
@@ -282,6 +349,66 @@ impl Signals {
     /// Stats of one item (zero when never seen).
     pub fn item_stats(&self, item: ItemId) -> ItemStats {
         self.stats.get(item as usize).copied().unwrap_or_default()
+    }
+
+    /// Stats pooled over every item of a category (zero when none was seen).
+    pub fn category_stats(&self, category: &str) -> ItemStats {
+        self.category_stats
+            .get(category)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Returns per purchase of `item`, counting purchases by [`ReturnExposure`] and shrunk towards its
+    /// category's rate by five matured purchases (the category's own rate is shrunk towards 10 %).
+    ///
+    /// Why: a young shop has a handful of purchases per item, too few to tell a 5 % from a 25 % item, while
+    /// its category (fit-sensitive apparel against chargers) already knows; evidence moves it item by item.
+    pub fn pooled_return_rate(&self, item: ItemId, category: &str) -> f32 {
+        let window = self.return_window_secs();
+        let now = self.clock;
+        let exposure = |e: Option<&ReturnExposure>| e.map_or(0.0, |e| e.exposure(now, window));
+        let c_returns = self.category_stats.get(category).map_or(0.0, |c| c.returns);
+        let c_rate = (c_returns + 0.5) / (exposure(self.category_exposure.get(category)) + 5.0);
+        let returns = self.item_stats(item).returns;
+        (returns + 5.0 * c_rate) / (exposure(self.item_exposure.get(item as usize)) + 5.0)
+    }
+
+    fn return_window_secs(&self) -> i64 {
+        (self.config.return_window_days * 86_400.0) as i64
+    }
+
+    fn count_purchase_exposure(&mut self, items: &ItemTable, item: ItemId, at: i64) {
+        let (now, window) = (self.clock, self.return_window_secs());
+        let i = item as usize;
+        if self.item_exposure.len() <= i {
+            self.item_exposure
+                .resize_with(i + 1, ReturnExposure::default);
+        }
+        self.item_exposure[i].add(at, now, window);
+        if let Some(meta) = items.get(item) {
+            if let Some(c) = self.category_exposure.get_mut(meta.category.as_str()) {
+                c.add(at, now, window);
+            } else {
+                let mut c = ReturnExposure::default();
+                c.add(at, now, window);
+                self.category_exposure.insert(meta.category.clone(), c);
+            }
+        }
+    }
+
+    /// Applies `count` to an item's stats and to its category's.
+    fn count(&mut self, items: &ItemTable, item: ItemId, count: impl Fn(&mut ItemStats)) {
+        count(self.stats_mut(item));
+        if let Some(meta) = items.get(item) {
+            if let Some(c) = self.category_stats.get_mut(meta.category.as_str()) {
+                count(c);
+            } else {
+                let mut c = ItemStats::default();
+                count(&mut c);
+                self.category_stats.insert(meta.category.clone(), c);
+            }
+        }
     }
 
     /// Counts items as shown once more (recommendation answers, logged by the engine).
@@ -304,13 +431,13 @@ impl Signals {
         match event.event_type {
             EventType::Impression => {
                 for &id in &ids {
-                    self.stats_mut(id).impressions += 1.0;
+                    self.count(items, id, |s| s.impressions += 1.0);
                 }
                 return;
             }
             EventType::Return => {
                 for &id in &ids {
-                    self.stats_mut(id).returns += 1.0;
+                    self.count(items, id, |s| s.returns += 1.0);
                 }
                 return;
             }
@@ -331,14 +458,17 @@ impl Signals {
         if weight <= 0.0 || ids.is_empty() {
             return;
         }
+        let event_type = event.event_type;
         for &id in &ids {
-            let s = self.stats_mut(id);
-            match event.event_type {
+            self.count(items, id, |s| match event_type {
                 EventType::View => s.views += 1.0,
                 EventType::Click => s.clicks += 1.0,
                 EventType::AddToCart => s.carts += 1.0,
                 EventType::Purchase => s.purchases += 1.0,
                 _ => {}
+            });
+            if event_type == EventType::Purchase {
+                self.count_purchase_exposure(items, id, now);
             }
             self.trending.add(id, weight, now);
         }
@@ -476,5 +606,50 @@ mod tests {
         assert!((s.trending.score(0, later) - 0.5 * s.trending.score(0, now)).abs() < 1e-4);
         assert_eq!(s.trending.top(5, later, &|_| true)[0].0, 0);
         assert!(s.trending.top(5, later, &|i| i != 0).is_empty());
+    }
+
+    #[test]
+    fn an_item_without_purchases_inherits_its_categorys_return_rate() {
+        let items = table(6);
+        let mut s = Signals::new(SignalsConfig::default());
+        // Category "A > B" (P0, P2, P4): P0 bought ten times, returned six.
+        for k in 0..10 {
+            s.observe(&items, &event(EventType::Purchase, "u", "P0", k));
+        }
+        for k in 0..6 {
+            s.observe(&items, &event(EventType::Return, "u", "P0", 20 + k));
+        }
+        // Category "C" (P1): bought ten times, never returned.
+        for k in 0..10 {
+            s.observe(&items, &event(EventType::Purchase, "v", "P1", k));
+        }
+        let a = s.category_stats("A > B");
+        assert_eq!((a.purchases, a.returns), (10.0, 6.0));
+        // Fifteen days on, every purchase's return window has closed.
+        s.clock += 15 * 86_400;
+        let p2 = s.pooled_return_rate(2, "A > B");
+        let p3 = s.pooled_return_rate(3, "C");
+        assert!(
+            p2 > 0.3 && p3 < 0.1,
+            "unbought items take their category's rate: {p2} {p3}"
+        );
+        // Evidence moves an item away from its category.
+        assert!(s.pooled_return_rate(0, "A > B") > p2);
+    }
+
+    #[test]
+    fn purchases_count_towards_return_rates_as_their_window_passes() {
+        let window = 14 * 86_400;
+        let mut e = ReturnExposure::default();
+        e.add(0, 0, window);
+        e.add(7 * 86_400, 7 * 86_400, window);
+        // At day 7: one purchase half-way (0.5), one just made (0).
+        assert!((e.exposure(7 * 86_400, window) - 0.5).abs() < 1e-6);
+        // At day 14: the first has matured (1), the second is half-way.
+        assert!((e.exposure(14 * 86_400, window) - 1.5).abs() < 1e-6);
+        // A later purchase folds the matured one into the count.
+        e.add(21 * 86_400, 21 * 86_400, window);
+        assert!((e.exposure(21 * 86_400, window) - 2.0).abs() < 1e-6);
+        assert!((e.exposure(40 * 86_400, window) - 3.0).abs() < 1e-6);
     }
 }

@@ -135,16 +135,22 @@ struct RankingData {
     click: Vec<f64>,
     cart: Vec<f64>,
     purchase: Vec<f64>,
-    /// Rows of purchased items and whether they came back.
+    /// Rows of purchased items, whether they came back, and their weight.
     return_rows: Vec<usize>,
     returned: Vec<f64>,
+    return_weights: Vec<f64>,
 }
 
+/// Reads the logged impressions of `[from, to)` with their outcomes. A purchase not (yet) returned is
+/// weighted by how much of the `return_window` has passed since it was shown: its "kept" label is still
+/// provisional, and counting it whole would teach the return model that what sold last is never returned.
 async fn ranking_data(
     rec: &dyn RecStore,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
+    return_window: Duration,
 ) -> Result<RankingData, TrainError> {
+    let window_secs = return_window.num_seconds().max(1) as f64;
     let mut outcomes: HashMap<(String, String), HashSet<String>> = HashMap::new();
     for r in rec.rewards_between(from, to).await? {
         outcomes
@@ -189,13 +195,19 @@ async fn ranking_data(
                 let purchased = has("purchase");
                 let carted = purchased || has("add_to_cart");
                 let clicked = carted || has("click");
+                // Inverse-propensity weights (clipped) keep exploration slots from being under-counted.
+                let weight = (1.0 / propensity).clamp(1.0, 10.0);
                 if purchased {
+                    let returned = has("return");
+                    let matured =
+                        ((to - imp.at).num_seconds() as f64 / window_secs).clamp(0.05, 1.0);
                     data.return_rows.push(data.rows.len());
-                    data.returned.push(f64::from(u8::from(has("return"))));
+                    data.returned.push(f64::from(u8::from(returned)));
+                    data.return_weights
+                        .push(if returned { weight } else { weight * matured });
                 }
                 data.rows.push(row);
-                // Inverse-propensity weights (clipped) keep exploration slots from being under-counted.
-                data.weights.push((1.0 / propensity).clamp(1.0, 10.0));
+                data.weights.push(weight);
                 data.holdout.push(holdout);
                 data.click.push(f64::from(u8::from(clicked)));
                 data.cart.push(f64::from(u8::from(carted)));
@@ -254,7 +266,8 @@ pub async fn train(
     drop(seqs);
     let from = now - Duration::days(config.train_window_days.max(1));
     progress("reading impressions", 0.0);
-    let data = ranking_data(rec, from, now + Duration::seconds(1)).await?;
+    let return_window = Duration::seconds((config.signals.return_window_days * 86_400.0) as i64);
+    let data = ranking_data(rec, from, now + Duration::seconds(1), return_window).await?;
     progress("ranking models", 0.0);
     let trees = config.trees.max(1);
     let (rankers, aucs) = tokio::task::block_in_place(|| -> Result<_, TrainError> {
@@ -273,9 +286,9 @@ pub async fn train(
         )?;
         progress("ranking models", 0.75);
         let rrows: Vec<[f32; WIDTH]> = data.return_rows.iter().map(|&i| data.rows[i]).collect();
-        let rweights: Vec<f64> = data.return_rows.iter().map(|&i| data.weights[i]).collect();
+        let rweights = &data.return_weights;
         let rhold: Vec<bool> = data.return_rows.iter().map(|&i| data.holdout[i]).collect();
-        let (ret, return_auc) = fit_one(&rrows, &data.returned, &rweights, &rhold, trees)?;
+        let (ret, return_auc) = fit_one(&rrows, &data.returned, rweights, &rhold, trees)?;
         progress("ranking models", 1.0);
         Ok((
             Rankers {

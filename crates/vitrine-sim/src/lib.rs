@@ -50,6 +50,11 @@ pub struct ResponseSummary {
     pub returns: u32,
     /// Margin of purchases that were kept, in USD.
     pub kept_margin: f64,
+    /// Sum over purchases of their true return probability: the expected returns, free of the coin flip
+    /// that decides each one (so policies compare with far less noise than by `returns`).
+    pub return_probability: f64,
+    /// Sum over purchases of the squared return probability (for its confidence interval).
+    pub return_probability_sq: f64,
 }
 
 /// A generated store: catalog, its hidden truth, and the shoppers.
@@ -196,7 +201,10 @@ impl DemoStore {
             events[k].price = Some(price);
             events[k].currency = usd;
             summary.purchases += 1;
-            let returned = rng.gen_bool((truth.return_rate * s.return_propensity).clamp(0.0, 0.95));
+            let p_return = (truth.return_rate * s.return_propensity).clamp(0.0, 0.95);
+            summary.return_probability += p_return;
+            summary.return_probability_sq += p_return * p_return;
+            let returned = rng.gen_bool(p_return);
             if returned {
                 let k = emit(
                     &mut events,

@@ -72,7 +72,14 @@ pub trait Store: Send + Sync {
     /// Every product in SKU order, streamed (bounded memory), for export.
     fn stream_products(&self) -> BoxStream<'_, Result<Product>>;
     /// Every event in arrival order, streamed, for export and training.
-    fn stream_events(&self) -> BoxStream<'_, Result<StoredEvent>>;
+    fn stream_events(&self) -> BoxStream<'_, Result<StoredEvent>> {
+        self.stream_events_after(0)
+    }
+    /// Events with a sequence above `after_seq`, in arrival order: what a derived state saved at
+    /// `after_seq` (the recommender's signals snapshot) still has to apply.
+    fn stream_events_after(&self, after_seq: i64) -> BoxStream<'_, Result<StoredEvent>>;
+    /// The newest event sequence (0 for an empty log).
+    async fn latest_event_seq(&self) -> Result<i64>;
     /// Catalog changes after `after_seq`, oldest first, at most `limit`: the feed derived indexes follow.
     async fn product_changes_since(&self, after_seq: i64, limit: u32)
         -> Result<Vec<ProductChange>>;

@@ -8,9 +8,11 @@
 mod attribution;
 mod candidates;
 mod serve;
+mod snapshot;
 
 pub use attribution::ImpressionInfo;
 pub use serve::fnv as request_hash;
+pub use snapshot::{SnapshotError, SnapshotInfo};
 
 use crate::catalog::{ItemMeta, ItemTable};
 use crate::config::RecommendConfig;
@@ -90,6 +92,18 @@ pub struct RecommendEngine {
     models_dir: PathBuf,
     catalog_position: AtomicU64,
     tops: candidates::TopLists,
+    snapshot_path: std::sync::OnceLock<PathBuf>,
+}
+
+/// What [`RecommendEngine::load_from`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadReport {
+    /// Products read from the catalog.
+    pub products: usize,
+    /// Events applied to the signals (all of them without a snapshot; those after it with one).
+    pub events_applied: u64,
+    /// The event sequence the snapshot covered, when one was used.
+    pub snapshot_seq: Option<i64>,
 }
 
 /// Impressions queued for the background writer before new ones are dropped (and counted).
@@ -118,6 +132,7 @@ impl RecommendEngine {
             models_dir,
             catalog_position: AtomicU64::new(0),
             tops: candidates::TopLists::default(),
+            snapshot_path: std::sync::OnceLock::new(),
         });
         tokio::spawn(attribution::impression_writer(
             Arc::downgrade(&engine),
@@ -158,7 +173,32 @@ impl RecommendEngine {
     /// Fills the item table from the catalog, replays the event log into the signals and loads the
     /// active model version. Returns (products, events).
     pub async fn load(&self, store: &dyn Store) -> Result<(usize, u64), RecError> {
+        let report = self.load_from(store).await?;
+        Ok((report.products, report.events_applied))
+    }
+
+    /// Like [`Self::load`], starting from the signals snapshot (see [`Self::set_snapshot_path`]) when it
+    /// is usable, so only the events stored after it are applied.
+    pub async fn load_from(&self, store: &dyn Store) -> Result<LoadReport, RecError> {
         use futures::StreamExt;
+        let restored = match self.snapshot_path.get() {
+            Some(path) => {
+                let (path, config) = (path.to_path_buf(), self.config.signals.clone());
+                tokio::task::spawn_blocking(move || snapshot::read(&path, &config))
+                    .await
+                    .ok()
+                    .flatten()
+            }
+            None => None,
+        };
+        let mut after = 0;
+        if let Some(r) = restored {
+            after = r.event_seq;
+            if let (Ok(mut items), Ok(mut signals)) = (self.items.write(), self.signals.write()) {
+                *items = r.items;
+                *signals = r.signals;
+            }
+        }
         let position = store.latest_product_change().await?;
         let mut products = store.stream_products();
         let mut count = 0;
@@ -168,7 +208,7 @@ impl RecommendEngine {
         }
         self.catalog_position
             .store(position.max(0) as u64, Ordering::Relaxed);
-        let mut events = store.stream_events();
+        let mut events = store.stream_events_after(after);
         let mut batch = Vec::with_capacity(4096);
         let mut seen = 0u64;
         while let Some(e) = events.next().await {
@@ -182,7 +222,11 @@ impl RecommendEngine {
         seen += batch.len() as u64;
         self.apply_signals(&batch);
         self.load_active_model().await?;
-        Ok((count, seen))
+        Ok(LoadReport {
+            products: count,
+            events_applied: seen,
+            snapshot_seq: (after > 0).then_some(after),
+        })
     }
 
     /// Loads whichever version the registry marks active (no-op when none is).

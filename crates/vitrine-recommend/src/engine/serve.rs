@@ -322,10 +322,11 @@ impl RecommendEngine {
             .filter_map(|(&item, sources)| {
                 let meta = items.get(item)?;
                 let stats = signals.item_stats(item);
+                let pooled_return = signals.pooled_return_rate(item, &meta.category);
                 Some(Ranked {
                     item,
                     sources: *sources,
-                    row: features::row(profile, sources, meta, &stats),
+                    row: features::row(profile, sources, meta, &stats, pooled_return),
                     probabilities: None,
                     model_score: 0.0,
                     score: 0.0,
@@ -343,8 +344,12 @@ impl RecommendEngine {
                 r.probabilities = Some(p);
             }
         } else {
+            // Untrained: the source heuristic, raised by conversion, discounted by the return risk.
+            let return_risk = self.config.objective.return_risk;
             for r in &mut ranked {
-                r.model_score = heuristic(&r.sources) * (1.0 + 5.0 * r.row[9]);
+                r.model_score = heuristic(&r.sources)
+                    * (1.0 + 5.0 * r.row[9])
+                    * (1.0 - return_risk * r.row[features::RETURN_RATE_POOLED]).max(0.0);
             }
         }
         for r in &mut ranked {

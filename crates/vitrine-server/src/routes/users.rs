@@ -9,15 +9,36 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use vitrine_store::{ErasureReport, StoredEvent};
 
-/// Erases a shopper: their events, the events of anonymous sessions linked to them, and their derived
-/// profile. Idempotent; the answer says what was deleted.
+/// Erases a shopper: their events, the events of anonymous sessions linked to them, their derived
+/// profile, and the recommender's live state of them (and its snapshot). Idempotent; the answer says what
+/// was deleted.
 #[utoipa::path(delete, path = "/v1/users/{id}", tag = "shoppers", params(("id" = String, Path)),
     responses((status = 200, body = ErasureReport)))]
 pub(crate) async fn erase_user(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<ErasureReport>, ApiError> {
-    Ok(Json(state.store.erase_user(&id).await?))
+    // The sessions to forget in the live signals, read before the events that name them are deleted.
+    let sessions: Vec<String> = match &state.recommend {
+        Ok(_) => {
+            let mut ids: Vec<String> = state
+                .store
+                .events_for_user(&id, 10_000)
+                .await?
+                .into_iter()
+                .filter_map(|e| e.event.session_id)
+                .collect();
+            ids.sort();
+            ids.dedup();
+            ids
+        }
+        Err(_) => Vec::new(),
+    };
+    let report = state.store.erase_user(&id).await?;
+    if let Ok(engine) = &state.recommend {
+        engine.forget_shopper(&id, &sessions);
+    }
+    Ok(Json(report))
 }
 
 /// Paging for a shopper's events.

@@ -302,8 +302,8 @@ impl Store for SqliteStore {
         Box::pin(pages.flat_map(futures::stream::iter))
     }
 
-    fn stream_events(&self) -> BoxStream<'_, Result<StoredEvent>> {
-        let pages = futures::stream::unfold(Some(0i64), move |after| async move {
+    fn stream_events_after(&self, after_seq: i64) -> BoxStream<'_, Result<StoredEvent>> {
+        let pages = futures::stream::unfold(Some(after_seq), move |after| async move {
             let after = after?;
             let sql = format!(
                 "SELECT {} FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
@@ -336,6 +336,13 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<ProductChange>> {
         products::changes_since(&self.read, after_seq, limit).await
+    }
+
+    async fn latest_event_seq(&self) -> Result<i64> {
+        let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events")
+            .fetch_one(&self.read)
+            .await?;
+        Ok(seq.unwrap_or(0))
     }
 
     async fn latest_product_change(&self) -> Result<i64> {
