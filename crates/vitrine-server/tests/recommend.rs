@@ -138,6 +138,23 @@ async fn a_new_event_changes_the_next_answer_for_that_shopper() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_erased_shopper_is_forgotten_by_the_recommender_at_once() {
+    let s = seeded().await;
+    let new_shopper = |v: &Value| {
+        v["fallbacks"].as_array().is_some_and(|f| {
+            f.iter()
+                .any(|x| x.as_str().is_some_and(|x| x.starts_with("new shopper")))
+        })
+    };
+    let (_, before) = s.get("/v1/recommend/for_you?user_id=u0").await;
+    assert!(!new_shopper(&before), "u0 has a history: {before}");
+    let (status, _, erased) = s.send(reqwest::Method::DELETE, "/v1/users/u0", None).await;
+    assert_eq!(status, StatusCode::OK, "{erased}");
+    let (_, after) = s.get("/v1/recommend/for_you?user_id=u0").await;
+    assert!(new_shopper(&after), "nothing of u0 is left: {after}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn outcomes_are_credited_to_the_answer_that_caused_them() {
     let s = seeded().await;
     let (_, v) = s.get("/v1/recommend/similar?item=P1&user_id=buyer").await;
