@@ -26,6 +26,7 @@ mod progress;
 mod recommend;
 mod search;
 mod simulate;
+mod simulate_paired;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;

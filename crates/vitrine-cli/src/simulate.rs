@@ -7,6 +7,7 @@
 //! `0.05·clicks + 0.2·carts + kept margin (USD) − 2·returns` (a return costs its handling).
 
 use crate::config::Config;
+use crate::simulate_paired::{Expected, PairedStudy};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use rand::{seq::SliceRandom, Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -242,6 +243,46 @@ impl Run {
         Ok(())
     }
 
+    /// The home-feed request of one visit.
+    fn request(&self, shopper: usize, session: &str) -> RecRequest {
+        let s = &self.demo.shoppers[shopper];
+        RecRequest {
+            user_id: s.logged_in.then(|| s.user_id.clone()),
+            session_id: Some(session.to_string()),
+            count: Some(20),
+            context: vitrine_recommend::types::RecContext {
+                device: Some(s.device.into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    /// Vitrine's lists for this visit with the return-risk term and without it, from the current state and
+    /// without logging (the paired study); `None` for the baseline policies.
+    fn what_if(
+        &self,
+        policy: Policy,
+        shopper: usize,
+        session: &str,
+        return_risk: f32,
+    ) -> anyhow::Result<Option<(Vec<usize>, Vec<usize>)>> {
+        let (Policy::Vitrine { .. }, Some(engine)) = (policy, self.engine.as_ref()) else {
+            return Ok(None);
+        };
+        let req = self.request(shopper, session);
+        let list = |risk: f32| -> anyhow::Result<Vec<usize>> {
+            let mut objective = engine.config().objective;
+            objective.return_risk = risk;
+            Ok(engine
+                .preview(Surface::ForYou, &req, &objective)?
+                .iter()
+                .filter_map(|sku| self.demo.index_of(sku))
+                .collect())
+        };
+        Ok(Some((list(return_risk)?, list(0.0)?)))
+    }
+
     fn shown(
         &self,
         policy: Policy,
@@ -263,17 +304,7 @@ impl Run {
                 ranked
             }
             Policy::Vitrine { .. } => {
-                let s = &self.demo.shoppers[shopper];
-                let req = RecRequest {
-                    user_id: s.logged_in.then(|| s.user_id.clone()),
-                    session_id: Some(session.to_string()),
-                    count: Some(20),
-                    context: vitrine_recommend::types::RecContext {
-                        device: Some(s.device.into()),
-                        ..Default::default()
-                    },
-                    ..Default::default()
-                };
+                let req = self.request(shopper, session);
                 let engine = self
                     .engine
                     .as_ref()
@@ -296,7 +327,7 @@ async fn run_policy(
     seed: u64,
     dir: &std::path::Path,
     config: &Config,
-) -> anyhow::Result<Vec<DayStats>> {
+) -> anyhow::Result<(Vec<DayStats>, PairedStudy)> {
     let start: DateTime<Utc> = Utc
         .with_ymd_and_hms(2026, 1, 5, 0, 0, 0)
         .single()
@@ -336,6 +367,8 @@ async fn run_policy(
         batch: Vec::new(),
     };
     let mut days = Vec::new();
+    let mut paired = PairedStudy::default();
+    let paired_risk = config.recommend.objective.return_risk.max(0.5);
     for day in 0..args.days {
         let day_start = start + Duration::days(i64::from(day));
         let mut stats = DayStats::default();
@@ -346,6 +379,13 @@ async fn run_policy(
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
             let session = format!("S-{shopper}-{day}-{n}");
             let request_id = format!("sim-{day}-{n}");
+            // Before the answer is logged, so both lists see the state the shown one is built from.
+            if let Some((with, without)) = run.what_if(policy, shopper, &session, paired_risk)? {
+                paired.add(
+                    Expected::of(&demo, shopper, &with, seed),
+                    Expected::of(&demo, shopper, &without, seed),
+                );
+            }
             let shown = run.shown(policy, shopper, &session, &request_id, at, &mut rng)?;
             let (events, summary) =
                 demo.respond(shopper, &session, &shown, &request_id, at, &mut rng);
@@ -394,7 +434,7 @@ async fn run_policy(
         days.push(stats);
     }
     store.close().await;
-    Ok(days)
+    Ok((days, paired))
 }
 
 /// Runs every policy and prints the daily table and the return-risk study.
@@ -421,6 +461,7 @@ pub async fn run(args: SimulateArgs, config: &Config) -> anyhow::Result<()> {
         policies.push(Policy::Vitrine { return_risk: 0.0 });
     }
     let started = std::time::Instant::now();
+    let mut studies = vec![PairedStudy::default(); policies.len()];
     let mut results: Vec<(String, Vec<DayStats>)> = policies
         .iter()
         .map(|p| (p.name(), vec![DayStats::default(); args.days as usize]))
@@ -436,13 +477,15 @@ pub async fn run(args: SimulateArgs, config: &Config) -> anyhow::Result<()> {
                 args.products
             );
             let dir = root.join(format!("policy-{i}"));
-            let days = run_policy(*policy, &args, seed, &dir, config).await?;
+            let (days, study) = run_policy(*policy, &args, seed, &dir, config).await?;
+            studies[i].merge(&study);
             for (total, day) in results[i].1.iter_mut().zip(&days) {
                 total.merge(day);
             }
         }
     }
     print_report(&args, &results, started.elapsed().as_secs_f64());
+    print_paired(&policies, &studies);
     Ok(())
 }
 
@@ -542,6 +585,32 @@ fn print_report(args: &SimulateArgs, results: &[(String, Vec<DayStats>)], second
         args.seed,
         args.repeats.max(1)
     );
+}
+
+/// Prints the paired return-risk study of every Vitrine run.
+fn print_paired(policies: &[Policy], studies: &[PairedStudy]) {
+    for (policy, study) in policies.iter().zip(studies) {
+        let Some(r) = study.result() else { continue };
+        println!(
+            "paired, on the states of `{}` ({} visits, {} lists changed by the term): expected return \
+             rate {:.2} % with the term vs {:.2} % without, {:+.2} ± {:.2} points ({}); kept margin per \
+             list {:+.3} ± {:.3} ({}); purchases per list {:+.4} ± {:.4} ({})",
+            policy.name(),
+            r.visits,
+            r.changed,
+            100.0 * r.rate_with,
+            100.0 * r.rate_without,
+            100.0 * r.rate_diff.0,
+            100.0 * r.rate_diff.1,
+            verdict(r.rate_diff.0, r.rate_diff.1),
+            r.margin_diff.0,
+            r.margin_diff.1,
+            verdict(r.margin_diff.0, r.margin_diff.1),
+            r.purchase_diff.0,
+            r.purchase_diff.1,
+            verdict(r.purchase_diff.0, r.purchase_diff.1),
+        );
+    }
 }
 
 /// Words for a difference and its 95 % half-width.

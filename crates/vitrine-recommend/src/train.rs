@@ -3,7 +3,7 @@
 //! is a new registry version with its training window, feature schema and offline metrics.
 
 use crate::config::RecommendConfig;
-use crate::features::{FEATURES, SOURCES, WIDTH};
+use crate::features::{FEATURES, RETURN_RATE_POOLED, SOURCES, WIDTH};
 use crate::ranker::{auc, Classifier, Rankers};
 use crate::registry::{ModelBundle, SequenceArtifact};
 use crate::seqrec::linear::{LinearSeqModel, MAX_DENSE_ITEMS};
@@ -244,6 +244,51 @@ fn fit_one(
     Ok((model, metric))
 }
 
+/// Keeps a fitted return model only if it predicts the held-out purchases' returns better (weighted log
+/// loss) than the pooled return rate it would replace.
+///
+/// Why: a young shop has a few hundred returns. A boosted model fitted on them is noisier than the pooled
+/// rate (an item's own returns shrunk to its category's), and serving it would make the return term
+/// follow noise. The pooled rate stays p(return) until the model has earned its place.
+fn keep_return_model_if_better(
+    model: Option<Classifier>,
+    rows: &[[f32; WIDTH]],
+    returned: &[f64],
+    weights: &[f64],
+    holdout: &[bool],
+) -> Option<Classifier> {
+    let model = model?;
+    let idx: Vec<usize> = (0..rows.len()).filter(|&i| holdout[i]).collect();
+    let test: Vec<[f32; WIDTH]> = idx.iter().map(|&i| rows[i]).collect();
+    let predicted = model.predict(&test);
+    let pooled: Vec<f32> = test.iter().map(|r| r[RETURN_RATE_POOLED]).collect();
+    let labels: Vec<f64> = idx.iter().map(|&i| returned[i]).collect();
+    let w: Vec<f64> = idx.iter().map(|&i| weights[i]).collect();
+    let (model_loss, pooled_loss) = (
+        weighted_log_loss(&predicted, &labels, &w)?,
+        weighted_log_loss(&pooled, &labels, &w)?,
+    );
+    (model_loss < pooled_loss).then_some(model)
+}
+
+/// Mean log loss weighted by `weights`; `None` when the weights sum to zero.
+fn weighted_log_loss(p: &[f32], labels: &[f64], weights: &[f64]) -> Option<f64> {
+    let total: f64 = weights.iter().sum();
+    if total <= 0.0 {
+        return None;
+    }
+    let loss: f64 = p
+        .iter()
+        .zip(labels)
+        .zip(weights)
+        .map(|((&p, &y), &w)| {
+            let p = f64::from(p).clamp(1e-4, 1.0 - 1e-4);
+            -w * (y * p.ln() + (1.0 - y) * (1.0 - p).ln())
+        })
+        .sum();
+    Some(loss / total)
+}
+
 /// Runs a full training and registers the result as a new version under `models_dir`.
 pub async fn train(
     store: &dyn Store,
@@ -289,6 +334,7 @@ pub async fn train(
         let rweights = &data.return_weights;
         let rhold: Vec<bool> = data.return_rows.iter().map(|&i| data.holdout[i]).collect();
         let (ret, return_auc) = fit_one(&rrows, &data.returned, rweights, &rhold, trees)?;
+        let ret = keep_return_model_if_better(ret, &rrows, &data.returned, rweights, &rhold);
         progress("ranking models", 1.0);
         Ok((
             Rankers {

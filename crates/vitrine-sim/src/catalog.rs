@@ -29,6 +29,10 @@ pub struct ItemTruth {
     pub available: bool,
 }
 
+/// Log-scale spread of the hidden fit mismatch: 0.6 puts two thirds of a leaf's products between 0.5× and
+/// 1.5× its return rate, as in real apparel.
+const MISMATCH_SPREAD: f64 = 0.6;
+
 /// Product `i` of a catalog generated from `seed`. Each product has its own RNG stream, so product 500,000
 /// is computed without generating the 499,999 before it and a 1M catalog streams in constant memory.
 pub fn product(seed: u64, i: u64, now: DateTime<Utc>) -> (Product, ItemTruth) {
@@ -133,7 +137,15 @@ pub fn product(seed: u64, i: u64, now: DateTime<Utc>) -> (Product, ItemTruth) {
         // Sum of uniforms ≈ normal, without an extra distribution crate.
         (0..4).map(|_| rng.gen::<f64>()).sum::<f64>() - 2.0
     } * 1.7;
-    let return_rate = (leaf.base_return_rate * (1.0 - 0.35 * quality)).clamp(0.01, 0.6);
+    // Fit and description mismatch: how far the product differs from its photos and size chart. Shoppers
+    // cannot see it before buying (it is not in their utility), so only returns reveal it, which is what
+    // a return model is for. Log-normal with median 1, mean-corrected so the catalog's overall return
+    // rate stays that of the leaf baselines. Drawn last, so every other field keeps its value.
+    let mismatch: f64 = {
+        let z = ((0..4).map(|_| rng.gen::<f64>()).sum::<f64>() - 2.0) * 1.73;
+        (MISMATCH_SPREAD * z - MISMATCH_SPREAD * MISMATCH_SPREAD / 2.0).exp()
+    };
+    let return_rate = (leaf.base_return_rate * (1.0 - 0.35 * quality) * mismatch).clamp(0.01, 0.6);
     let product = Product {
         id: id.clone(),
         title,

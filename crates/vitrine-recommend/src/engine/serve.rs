@@ -5,7 +5,7 @@ use super::candidates::{self, Anchors, CandidateSet, CONTENT, POPULAR, TRENDING}
 use super::{ImpressionInfo, RecError, RecommendEngine};
 use crate::catalog::{ItemId, ItemMeta, ItemTable};
 use crate::features::{self, ShopperProfile, WIDTH};
-use crate::ranker::Probabilities;
+use crate::ranker::{Objective, Probabilities};
 use crate::rules::RecRules;
 use crate::signals::Signals;
 use crate::types::*;
@@ -131,19 +131,68 @@ impl RecommendEngine {
         request_id: String,
         at: chrono::DateTime<chrono::Utc>,
     ) -> Result<RecResponse, RecError> {
+        let items = self.items.read().map_err(|_| poisoned())?;
+        let bundle = self.bundle.read().map_err(|_| poisoned())?.clone();
+        let page = self.page(surface, req, &items, &bundle, &self.config.objective)?;
+        let mut shown = page.shown;
+        let explored = self.explore(&mut shown, page.tail, &request_id);
+        let response = self.respond(
+            surface,
+            req,
+            (request_id, at),
+            &items,
+            &bundle,
+            shown,
+            explored,
+            page.fallbacks,
+        );
+        drop(items);
+        Ok(response)
+    }
+
+    /// The products a request would be shown under another `objective`, without logging an impression,
+    /// counting it or exploring.
+    ///
+    /// Why: to see what a change of objective does before deploying it. The simulator uses it to compare
+    /// the return-risk term on and off on the very same learned state, which is far less noisy than two
+    /// runs that drift apart.
+    pub fn preview(
+        &self,
+        surface: Surface,
+        req: &RecRequest,
+        objective: &Objective,
+    ) -> Result<Vec<String>, RecError> {
+        let items = self.items.read().map_err(|_| poisoned())?;
+        let bundle = self.bundle.read().map_err(|_| poisoned())?.clone();
+        let page = self.page(surface, req, &items, &bundle, objective)?;
+        Ok(page
+            .shown
+            .iter()
+            .filter_map(|r| items.get(r.item).map(|m| m.sku.clone()))
+            .collect())
+    }
+
+    /// Candidates, eligibility, ranking under `objective`, soft rules, diversity and pins: the page before
+    /// exploration and logging.
+    fn page(
+        &self,
+        surface: Surface,
+        req: &RecRequest,
+        items: &ItemTable,
+        bundle: &crate::registry::ModelBundle,
+        objective: &Objective,
+    ) -> Result<Page, RecError> {
         let count = validate(req)?;
         let mut fallbacks = Vec::new();
-        let items = self.items.read().map_err(|_| poisoned())?;
         let signals = self.signals.read().map_err(|_| poisoned())?;
-        let bundle = self.bundle.read().map_err(|_| poisoned())?.clone();
         let rules = self.rules();
         let context = resolve(
-            &items,
+            items,
             &req.items,
             surface == Surface::Similar,
             &mut fallbacks,
         )?;
-        let cart = resolve(&items, &req.cart, false, &mut fallbacks)?;
+        let cart = resolve(items, &req.cart, false, &mut fallbacks)?;
         match surface {
             Surface::Similar if context.is_empty() => {
                 return Err(RecError::BadRequest {
@@ -171,8 +220,8 @@ impl RecommendEngine {
             recent: &recent,
             per_source: self.config.candidates_per_source,
         };
-        let mut set = candidates::generate(&anchors, &signals, &bundle, &tops);
-        self.add_content(surface, &items, &context, &recent, &mut set);
+        let mut set = candidates::generate(&anchors, &signals, bundle, &tops);
+        self.add_content(surface, items, &context, &recent, &mut set);
 
         let anchor_price = context.first().and_then(|&i| items.get(i)).map(|m| m.price);
         let shown_already: HashSet<ItemId> = context.iter().chain(&cart).copied().collect();
@@ -251,26 +300,18 @@ impl RecommendEngine {
             device: req.context.device_code(),
             low_stock_threshold: rules.low_stock_threshold,
         };
-        let mut ranked = self.rank(&set, &items, &signals, &bundle, &profile);
+        let mut ranked = self.rank(&set, items, &signals, bundle, &profile, objective);
         drop(signals);
-        apply_soft_rules(&mut ranked, &rules, &items, &context);
+        apply_soft_rules(&mut ranked, &rules, items, &context);
         ranked.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.item.cmp(&b.item)));
-        let mut shown = diversify(ranked, &rules, &items, count);
+        let mut shown = diversify(ranked, &rules, items, count);
         let tail = shown.split_off(count.min(shown.len()));
-        self.pin(&mut shown, &rules, surface, &items, count);
-        let explored = self.explore(&mut shown, tail, &request_id);
-        let response = self.respond(
-            surface,
-            req,
-            (request_id, at),
-            &items,
-            &bundle,
+        self.pin(&mut shown, &rules, surface, items, count);
+        Ok(Page {
             shown,
-            explored,
+            tail,
             fallbacks,
-        );
-        drop(items);
-        Ok(response)
+        })
     }
 
     fn add_content(
@@ -315,6 +356,7 @@ impl RecommendEngine {
         signals: &Signals,
         bundle: &crate::registry::ModelBundle,
         profile: &ShopperProfile<'_>,
+        objective: &Objective,
     ) -> Vec<Ranked> {
         let mut ranked: Vec<Ranked> = set
             .scores
@@ -339,13 +381,12 @@ impl RecommendEngine {
             let probabilities = bundle.rankers.predict(&rows);
             for (r, p) in ranked.iter_mut().zip(probabilities) {
                 let margin = items.get(r.item).map_or(0.0, |m| m.margin_or_default()) as f32;
-                r.model_score =
-                    self.config.objective.score(&p, margin) + 1e-4 * heuristic(&r.sources);
+                r.model_score = objective.score(&p, margin) + 1e-4 * heuristic(&r.sources);
                 r.probabilities = Some(p);
             }
         } else {
             // Untrained: the source heuristic, raised by conversion, discounted by the return risk.
-            let return_risk = self.config.objective.return_risk;
+            let return_risk = objective.return_risk;
             for r in &mut ranked {
                 r.model_score = heuristic(&r.sources)
                     * (1.0 + 5.0 * r.row[9])
@@ -519,6 +560,14 @@ impl RecommendEngine {
             fallbacks,
         }
     }
+}
+
+/// A ranked page before exploration: what is shown, the ranked rest (the exploration pool) and the
+/// fallbacks taken.
+struct Page {
+    shown: Vec<Ranked>,
+    tail: Vec<Ranked>,
+    fallbacks: Vec<String>,
 }
 
 /// What the impression log keeps beside the shown list, in raw form until the writer serialises it.

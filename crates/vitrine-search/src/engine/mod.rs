@@ -497,9 +497,19 @@ impl SearchEngine {
                     .map(|f| f.value.clone())
             });
         }
+        // Only what can reach the page becomes a hit (strings cloned, explanation built): the page, one
+        // more per pin (a pin pushes results down), and the pinned products wherever they rank.
+        let pinned: Vec<&str> = rules
+            .pins_for(&query_norm)
+            .into_iter()
+            .map(|(sku, _)| sku)
+            .collect();
+        let reach = r.offset + limit + pinned.len();
         let mut hits: Vec<SearchHit> = ranked
             .iter()
-            .map(|x| {
+            .enumerate()
+            .filter(|(i, x)| *i < reach || pinned.contains(&x.doc.id.as_str()))
+            .map(|(_, x)| {
                 let s = x.score();
                 let f = &x.fused;
                 self.hit(

@@ -1,0 +1,121 @@
+//! `RecommendEngine::preview`: what a request would be shown under another objective, without logging.
+//! The simulator's paired return-risk study rests on both properties tested here.
+
+use std::sync::Arc;
+use vitrine_recommend::ranker::Objective;
+use vitrine_recommend::types::{RecRequest, Surface};
+use vitrine_recommend::{RecommendConfig, RecommendEngine};
+use vitrine_sim::{DemoConfig, DemoStore};
+use vitrine_store::{RecStore, SqliteStore, Store, StoreOptions};
+
+async fn loaded_engine(dir: &std::path::Path) -> (Arc<RecommendEngine>, DemoStore) {
+    let demo = DemoStore::generate(DemoConfig {
+        products: 400,
+        shoppers: 300,
+        days: 3,
+        seed: 5,
+        now: chrono::DateTime::parse_from_rfc3339("2026-03-10T00:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc),
+    });
+    let store = Arc::new(
+        SqliteStore::open(&dir.join("vitrine.db"), StoreOptions::default())
+            .await
+            .unwrap(),
+    );
+    let version = store.begin_catalog_version("test").await.unwrap();
+    store
+        .upsert_products(version, &demo.products)
+        .await
+        .unwrap();
+    for day in 0..3 {
+        store.append_events(demo.simulate_day(day)).await.unwrap();
+    }
+    let engine = RecommendEngine::new(
+        RecommendConfig {
+            explore_share: 0.0,
+            ..Default::default()
+        },
+        store.clone() as Arc<dyn RecStore>,
+        dir.join("models"),
+    );
+    engine.load(store.as_ref()).await.unwrap();
+    (engine, demo)
+}
+
+fn request(demo: &DemoStore, shopper: usize) -> RecRequest {
+    RecRequest {
+        user_id: Some(demo.shoppers[shopper].user_id.clone()),
+        count: Some(20),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_preview_under_the_serving_objective_is_the_served_list_and_is_not_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, demo) = loaded_engine(dir.path()).await;
+    let objective = engine.config().objective;
+    let logged_before = engine.recent_impressions();
+    let previews: Vec<Vec<String>> = (0..15)
+        .map(|u| {
+            engine
+                .preview(Surface::ForYou, &request(&demo, u), &objective)
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        engine.recent_impressions(),
+        logged_before,
+        "a preview is not an impression"
+    );
+    for (u, preview) in previews.iter().enumerate() {
+        let served: Vec<String> = engine
+            .recommend_at(
+                Surface::ForYou,
+                &request(&demo, u),
+                format!("r{u}"),
+                demo.config.now,
+            )
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|i| i.product_id)
+            .collect();
+        assert_eq!(&served, preview, "shopper {u}");
+    }
+    assert_eq!(engine.recent_impressions(), logged_before + 15);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stronger_return_term_previews_products_that_come_back_less() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, demo) = loaded_engine(dir.path()).await;
+    let with_risk = |return_risk: f32| Objective {
+        return_risk,
+        ..engine.config().objective
+    };
+    // Mean true return rate of everything shown to 60 shoppers.
+    let shown_return_rate = |objective: &Objective| {
+        let (mut sum, mut n) = (0.0, 0usize);
+        for u in 0..60 {
+            for sku in engine
+                .preview(Surface::ForYou, &request(&demo, u), objective)
+                .unwrap()
+            {
+                let i = demo.index_of(&sku).expect("a demo product");
+                sum += demo.items[i].return_rate;
+                n += 1;
+            }
+        }
+        sum / n.max(1) as f64
+    };
+    let (off, on) = (
+        shown_return_rate(&with_risk(0.0)),
+        shown_return_rate(&with_risk(3.0)),
+    );
+    assert!(
+        on < off * 0.95,
+        "return rate of shown products: {on:.4} with the term, {off:.4} without"
+    );
+}
