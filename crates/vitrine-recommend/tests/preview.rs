@@ -1,33 +1,18 @@
 //! `RecommendEngine::preview`: what a request would be shown under another objective, without logging.
 //! The simulator's paired return-risk study rests on both properties tested here.
 
+mod common;
+
+use common::demo_store;
 use std::sync::Arc;
 use vitrine_recommend::ranker::Objective;
 use vitrine_recommend::types::{RecRequest, Surface};
 use vitrine_recommend::{RecommendConfig, RecommendEngine};
-use vitrine_sim::{DemoConfig, DemoStore};
-use vitrine_store::{RecStore, SqliteStore, Store, StoreOptions};
+use vitrine_sim::DemoStore;
+use vitrine_store::{RecStore, Store};
 
 async fn loaded_engine(dir: &std::path::Path) -> (Arc<RecommendEngine>, DemoStore) {
-    let demo = DemoStore::generate(DemoConfig {
-        products: 400,
-        shoppers: 300,
-        days: 3,
-        seed: 5,
-        now: chrono::DateTime::parse_from_rfc3339("2026-03-10T00:00:00Z")
-            .unwrap()
-            .with_timezone(&chrono::Utc),
-    });
-    let store = Arc::new(
-        SqliteStore::open(&dir.join("vitrine.db"), StoreOptions::default())
-            .await
-            .unwrap(),
-    );
-    let version = store.begin_catalog_version("test").await.unwrap();
-    store
-        .upsert_products(version, &demo.products)
-        .await
-        .unwrap();
+    let (store, demo) = demo_store(dir, 400, 300, 5).await;
     for day in 0..3 {
         store.append_events(demo.simulate_day(day)).await.unwrap();
     }

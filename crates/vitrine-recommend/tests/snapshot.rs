@@ -1,34 +1,14 @@
 //! The signals snapshot over a real SQLite store: a restart from it applies only the newer events and
 //! answers exactly as a full replay of the log would; a snapshot that does not fit is ignored.
 
+mod common;
+
+use common::demo_store;
 use std::sync::Arc;
 use vitrine_recommend::types::{RecRequest, Surface};
 use vitrine_recommend::{RecommendConfig, RecommendEngine};
-use vitrine_sim::{DemoConfig, DemoStore};
-use vitrine_store::{RecStore, SqliteStore, Store, StoreOptions};
-
-async fn demo_store(dir: &std::path::Path) -> (Arc<SqliteStore>, DemoStore) {
-    let demo = DemoStore::generate(DemoConfig {
-        products: 300,
-        shoppers: 200,
-        days: 3,
-        seed: 11,
-        now: chrono::DateTime::parse_from_rfc3339("2026-03-10T00:00:00Z")
-            .unwrap()
-            .with_timezone(&chrono::Utc),
-    });
-    let store = Arc::new(
-        SqliteStore::open(&dir.join("vitrine.db"), StoreOptions::default())
-            .await
-            .unwrap(),
-    );
-    let version = store.begin_catalog_version("test").await.unwrap();
-    store
-        .upsert_products(version, &demo.products)
-        .await
-        .unwrap();
-    (store, demo)
-}
+use vitrine_sim::DemoStore;
+use vitrine_store::{RecStore, SqliteStore, Store};
 
 fn engine(store: &Arc<SqliteStore>, dir: &std::path::Path, snapshot: bool) -> Arc<RecommendEngine> {
     let e = RecommendEngine::new(
@@ -68,7 +48,7 @@ fn answers(e: &RecommendEngine, demo: &DemoStore) -> Vec<Vec<String>> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_restart_from_the_snapshot_replays_only_newer_events_and_answers_like_a_full_replay() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, demo) = demo_store(dir.path()).await;
+    let (store, demo) = demo_store(dir.path(), 300, 200, 11).await;
     store.append_events(demo.simulate_day(0)).await.unwrap();
     store.append_events(demo.simulate_day(1)).await.unwrap();
     let first = engine(&store, dir.path(), true);
@@ -107,7 +87,7 @@ async fn a_restart_from_the_snapshot_replays_only_newer_events_and_answers_like_
 #[tokio::test(flavor = "multi_thread")]
 async fn a_snapshot_that_does_not_fit_is_ignored_and_erasure_deletes_it() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, demo) = demo_store(dir.path()).await;
+    let (store, demo) = demo_store(dir.path(), 300, 200, 11).await;
     store.append_events(demo.simulate_day(0)).await.unwrap();
     let total = store.stats().await.unwrap().events;
 
