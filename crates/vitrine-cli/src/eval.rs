@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 use vitrine_models::Embedder;
 use vitrine_search::eval::{Accumulator, HomeDepot};
+use vitrine_search::ltr::{LearnedRanker, TrainingGroup};
 use vitrine_search::{Fusion, Retrieval, SearchConfig, SearchEngine, SearchRequest};
 
 /// Evaluations.
@@ -39,6 +40,10 @@ pub enum EvalWhat {
         /// Trees of the learned ranker.
         #[arg(long, default_value_t = 200)]
         ranker_trees: usize,
+        /// Train a second ranker stage on the first stage's top N candidates of each training query
+        /// and print both rows (0: one stage).
+        #[arg(long, default_value_t = 0)]
+        ranker_refine_top: usize,
         /// Save the trained ranker here (load it with `[search] ranker = "…"`).
         #[arg(long)]
         save_ranker: Option<PathBuf>,
@@ -61,6 +66,14 @@ pub enum EvalWhat {
         /// Save the fine-tuned encoder here (serve it with `[models] embedding_weights = "…"`).
         #[arg(long)]
         save_encoder: Option<PathBuf>,
+        /// Load these fine-tuned encoder weights instead of tuning (an earlier run's `--save-encoder`).
+        #[arg(long)]
+        tuned_encoder: Option<PathBuf>,
+        /// Share of the training queries the encoder is tuned on (the first ones). Below 1, the ranker
+        /// is trained twice over the tuned engine: on all training queries, and only on the ones the
+        /// encoder did not see, whose tuned cosines are as good as they will be on new queries.
+        #[arg(long, default_value_t = 1.0)]
+        tune_share: f64,
     },
     /// Query understanding: constraint extraction and filtered result sets on labelled fashion queries.
     Understanding {
@@ -151,6 +164,7 @@ pub async fn run(what: EvalWhat, config: &Config) -> anyhow::Result<()> {
             train_queries,
             train_depth,
             ranker_trees,
+            ranker_refine_top,
             save_ranker,
             adapter_epochs,
             save_adapter,
@@ -158,13 +172,21 @@ pub async fn run(what: EvalWhat, config: &Config) -> anyhow::Result<()> {
             tune_lr,
             tune_frozen_layers,
             save_encoder,
+            tuned_encoder,
+            tune_share,
         } => {
+            anyhow::ensure!(
+                tune_share > 0.0 && tune_share <= 1.0,
+                "--tune-share must be in (0, 1], got {tune_share}"
+            );
             let opts = SearchEval {
                 tuning: crate::eval_tune::EncoderTuning {
                     epochs: tune_epochs,
                     learning_rate: tune_lr,
                     frozen_layers: tune_frozen_layers,
                     save: save_encoder,
+                    load: tuned_encoder,
+                    share: tune_share,
                     seed,
                 },
                 n_queries: queries,
@@ -173,6 +195,7 @@ pub async fn run(what: EvalWhat, config: &Config) -> anyhow::Result<()> {
                 train_queries,
                 train_depth,
                 ranker_trees,
+                ranker_refine_top,
                 save_ranker,
                 adapter_epochs,
                 save_adapter,
@@ -225,6 +248,7 @@ struct SearchEval {
     train_queries: usize,
     train_depth: Option<usize>,
     ranker_trees: usize,
+    ranker_refine_top: usize,
     save_ranker: Option<PathBuf>,
     adapter_epochs: usize,
     save_adapter: Option<PathBuf>,
@@ -239,6 +263,7 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
         train_queries,
         train_depth,
         ranker_trees,
+        ranker_refine_top,
         save_ranker,
         adapter_epochs,
         save_adapter,
@@ -299,6 +324,7 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
         trees: ranker_trees,
         seed,
         save: save_ranker,
+        refine_top: ranker_refine_top,
     };
     let mut methods: Vec<(String, Retrieval, Option<Fusion>)> = vec![
         ("BM25 (lexical only)".into(), Retrieval::Lexical, None),
@@ -370,12 +396,14 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
             .ranker_row(&engine, queries, &train, &ranking, name)
             .await?;
     }
-    if !train.is_empty() && tuning.epochs > 0 {
-        let (tuned, _) = crate::eval_tune::tuned_engine(
+    if !train.is_empty() && (tuning.epochs > 0 || tuning.load.is_some()) {
+        let tuned_on = ((train.len() as f64 * tuning.share).round() as usize).clamp(1, train.len());
+        let (seen, unseen) = train.split_at(tuned_on);
+        let (tuned, tuned_catalog) = crate::eval_tune::tuned_engine(
             config,
             search_config,
             &engine,
-            &train,
+            seen,
             &products,
             &texts,
             &cache,
@@ -410,6 +438,46 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
         table
             .ranker_row(&tuned, queries, &train, &ranking, name)
             .await?;
+        if !unseen.is_empty() {
+            let name = format!(
+                "hybrid + tuned encoder + learned ranker on the {} queries the encoder did not see",
+                unseen.len()
+            );
+            table
+                .ranker_row(&tuned, queries, unseen, &ranking, &name)
+                .await?;
+        }
+        if adapter_epochs > 0 {
+            // The query map over the tuned encoder, trained on the queries the encoder saw; the ranker
+            // is then trained again on the mapped cosines (on the unseen queries when there are any).
+            let embedder = tuned.embedder().context("tuned engine has no embedder")?;
+            let adapter = crate::eval_adapter::train(
+                &tuned,
+                embedder.as_ref(),
+                seen,
+                &products,
+                &tuned_catalog,
+                adapter_epochs,
+            )
+            .await?;
+            tuned.set_query_adapter(adapter);
+            let name = "hybrid weighted w=0.7, tuned encoder + query map";
+            let fusion = Some(Fusion::Weighted {
+                lexical_weight: 0.7,
+            });
+            table
+                .row(&tuned, queries, name, Retrieval::Hybrid, fusion)
+                .await?;
+            let ranker_queries = if unseen.is_empty() {
+                &train[..]
+            } else {
+                unseen
+            };
+            let name = "hybrid + tuned encoder + query map + learned ranker";
+            table
+                .ranker_row(&tuned, queries, ranker_queries, &ranking, name)
+                .await?;
+        }
     }
     println!(
         "\n{} queries (seed {seed}); Recall@100 over the {} with a product rated ≥ 2.5; ranker trained on {} other queries.",
@@ -470,38 +538,51 @@ pub async fn build_engine(
 /// How the learned ranker is trained, and where it is saved (a later ranker overwrites an earlier one).
 struct RankerTraining {
     depth: usize,
+    refine_top: usize,
     trees: usize,
     seed: u64,
     save: Option<PathBuf>,
 }
 
-/// Trains the learned ranker on the engine's own candidate pool for `train` queries.
+/// Trains the learned ranker on the engine's own candidate pool for `train` queries; returns it and
+/// the training groups (for a second stage).
 async fn train_ranker(
     engine: &SearchEngine,
     train: &[vitrine_search::eval::JudgedQuery],
     RankerTraining {
         depth, trees, seed, ..
     }: &RankerTraining,
-) -> anyhow::Result<vitrine_search::ltr::LearnedRanker> {
+) -> anyhow::Result<(LearnedRanker, Vec<TrainingGroup>)> {
     let (depth, trees, seed) = (*depth, *trees, *seed);
     let t = Instant::now();
-    let mut rows = Vec::new();
-    let mut labels = Vec::new();
+    let mut groups = Vec::with_capacity(train.len());
     for q in train {
+        let mut group = TrainingGroup {
+            rows: Vec::new(),
+            labels: Vec::new(),
+        };
         for (id, x) in engine.training_candidates(&q.text, depth).await? {
             // Unjudged candidates count as irrelevant, exactly as the metric treats them.
-            labels.push(q.judgments.get(&id).copied().unwrap_or(1.0));
-            rows.push(x);
+            group
+                .labels
+                .push(q.judgments.get(&id).copied().unwrap_or(1.0));
+            group.rows.push(x);
         }
+        groups.push(group);
     }
-    let ranker = vitrine_search::ltr::LearnedRanker::train(&rows, &labels, trees, seed)?;
+    let rows: Vec<_> = groups.iter().flat_map(|g| g.rows.iter().copied()).collect();
+    let labels: Vec<f64> = groups
+        .iter()
+        .flat_map(|g| g.labels.iter().copied())
+        .collect();
+    let ranker = LearnedRanker::train(&rows, &labels, trees, seed)?;
     eprintln!(
         "learned ranker: trained on {} candidates of {} queries in {:.0} s",
         rows.len(),
         train.len(),
         t.elapsed().as_secs_f64()
     );
-    Ok(ranker)
+    Ok((ranker, groups))
 }
 
 /// The printed table; the first row (BM25) is the reference of the ratios.
@@ -522,15 +603,45 @@ impl Table {
         training: &RankerTraining,
         name: &str,
     ) -> anyhow::Result<()> {
-        let ranker = train_ranker(engine, train, training).await?;
+        let (ranker, groups) = train_ranker(engine, train, training).await?;
+        let ranker = if training.refine_top > 0 {
+            engine.set_ranker(ranker.clone());
+            self.row(
+                engine,
+                queries,
+                name,
+                Retrieval::Hybrid,
+                Some(Fusion::Learned),
+            )
+            .await?;
+            let t = Instant::now();
+            let refined =
+                ranker.refined(&groups, training.refine_top, training.trees, training.seed)?;
+            eprintln!(
+                "learned ranker: second stage on the top {} of each query in {:.0} s",
+                training.refine_top,
+                t.elapsed().as_secs_f64()
+            );
+            refined
+        } else {
+            ranker
+        };
         if let Some(p) = &training.save {
             ranker.save(p)?;
         }
+        let name = if training.refine_top > 0 {
+            format!(
+                "{name}, top {} re-ranked by a second stage",
+                training.refine_top
+            )
+        } else {
+            name.to_string()
+        };
         engine.set_ranker(ranker);
         self.row(
             engine,
             queries,
-            name,
+            &name,
             Retrieval::Hybrid,
             Some(Fusion::Learned),
         )

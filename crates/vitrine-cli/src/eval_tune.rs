@@ -23,11 +23,15 @@ pub struct EncoderTuning {
     pub frozen_layers: usize,
     /// Where the tuned weights are written (default: the evaluation cache).
     pub save: Option<PathBuf>,
+    /// Weights of an earlier tuning to load instead of tuning again.
+    pub load: Option<PathBuf>,
+    /// Share of the training queries tuned on (the rest are left to the ranker); see `--tune-share`.
+    pub share: f64,
     /// Seed of the split and the batches.
     pub seed: u64,
 }
 
-/// Tunes the encoder on `train` and returns an engine over the same catalog that embeds products and
+/// Tunes the encoder on `train` (or loads `tuning.load`) and returns an engine over the same catalog that embeds products and
 /// queries with it, and the catalog's tuned vectors.
 #[allow(clippy::too_many_arguments)]
 pub async fn tuned_engine(
@@ -40,6 +44,34 @@ pub async fn tuned_engine(
     cache: &Path,
     tuning: &EncoderTuning,
 ) -> anyhow::Result<(SearchEngine, Vec<f32>)> {
+    let models_dir = config.models.dir.clone();
+    let weights = match &tuning.load {
+        Some(p) => {
+            anyhow::ensure!(p.exists(), "--tuned-encoder {}: no such file", p.display());
+            eprintln!("encoder: loading tuned weights from {}", p.display());
+            p.clone()
+        }
+        None => tune(config, base, train, products, texts, cache, tuning)?,
+    };
+    let tuned = LocalEmbedder::load_with_weights(&models_dir, Some(&weights))?;
+    let embedder: Arc<dyn Embedder> = Arc::new(CachedEmbedder::new(
+        Arc::new(BatchingEmbedder::new(Arc::new(tuned))),
+        config.models.embedding_cache,
+    ));
+    crate::eval::build_engine(search_config, embedder, products, texts, cache).await
+}
+
+/// Fine-tunes the encoder on `train` and returns where its weights were written.
+fn tune(
+    config: &Config,
+    base: &SearchEngine,
+    train: &[JudgedQuery],
+    products: &[vitrine_core::Product],
+    texts: &[String],
+    cache: &Path,
+    tuning: &EncoderTuning,
+) -> anyhow::Result<PathBuf> {
+    let models_dir = &config.models.dir;
     let rows: HashMap<&str, usize> = products
         .iter()
         .enumerate()
@@ -85,16 +117,19 @@ pub async fn tuned_engine(
         None => {
             std::fs::create_dir_all(cache).ok();
             cache.join(format!(
-                "encoder-e{}-lr{}-f{}-s{}.safetensors",
-                options.epochs, options.learning_rate, options.frozen_layers, options.seed
+                "encoder-e{}-lr{}-f{}-s{}-q{}.safetensors",
+                options.epochs,
+                options.learning_rate,
+                options.frozen_layers,
+                options.seed,
+                train.len()
             ))
         }
     };
-    let models_dir = config.models.dir.clone();
     let pb = crate::progress::items(0, "tuning the encoder");
     let started = std::time::Instant::now();
     let report = tokio::task::block_in_place(|| {
-        tune_encoder(&models_dir, &examples, &options, &out, &|p| {
+        tune_encoder(models_dir, &examples, &options, &out, &|p| {
             pb.set_length((p.steps * options.epochs) as u64);
             pb.set_position(((p.epoch - 1) * p.steps + p.step) as u64);
             pb.set_message(format!("epoch {} loss {:.3}", p.epoch, p.loss));
@@ -122,10 +157,5 @@ pub async fn tuned_engine(
         report.kept_epoch,
         out.display()
     );
-    let tuned = LocalEmbedder::load_with_weights(&models_dir, Some(&out))?;
-    let embedder: Arc<dyn Embedder> = Arc::new(CachedEmbedder::new(
-        Arc::new(BatchingEmbedder::new(Arc::new(tuned))),
-        config.models.embedding_cache,
-    ));
-    crate::eval::build_engine(search_config, embedder, products, texts, cache).await
+    Ok(out)
 }
