@@ -47,8 +47,8 @@ pub enum EvalWhat {
         /// Save the trained ranker here (load it with `[search] ranker = "…"`).
         #[arg(long)]
         save_ranker: Option<PathBuf>,
-        /// Epochs of the learned query-embedding map (trained on the same judged queries as the ranker);
-        /// 0 skips it.
+        /// Epochs of the learned query-embedding map (trained on the judged training queries, over the
+        /// tuned encoder when there is one); 0 skips it.
         #[arg(long, default_value_t = 4)]
         adapter_epochs: usize,
         /// Save the trained query map here (load it with `[search] query_adapter = "…"`).
@@ -361,7 +361,9 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
             .ranker_row(&engine, queries, &train, &ranking, name)
             .await?;
     }
-    if !train.is_empty() && adapter_epochs > 0 {
+    let tuned_encoder = tuning.epochs > 0 || tuning.load.is_some();
+    // With a tuned encoder, the query map is trained over it instead (below).
+    if !train.is_empty() && adapter_epochs > 0 && !tuned_encoder {
         let adapter = crate::eval_adapter::train(
             &engine,
             embedder.as_ref(),
@@ -396,7 +398,7 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
             .ranker_row(&engine, queries, &train, &ranking, name)
             .await?;
     }
-    if !train.is_empty() && (tuning.epochs > 0 || tuning.load.is_some()) {
+    if !train.is_empty() && tuned_encoder {
         let tuned_on = ((train.len() as f64 * tuning.share).round() as usize).clamp(1, train.len());
         let (seen, unseen) = train.split_at(tuned_on);
         let (tuned, tuned_catalog) = crate::eval_tune::tuned_engine(
