@@ -31,8 +31,8 @@ pub struct EncoderTuning {
     pub seed: u64,
 }
 
-/// Tunes the encoder on `train` (or loads `tuning.load`) and returns an engine over the same catalog that embeds products and
-/// queries with it, and the catalog's tuned vectors.
+/// Tunes the encoder on `train` (or loads `tuning.load`) and returns an engine over the same catalog
+/// that embeds products and queries with it, and the catalog's tuned vectors.
 #[allow(clippy::too_many_arguments)]
 pub async fn tuned_engine(
     config: &Config,
