@@ -406,9 +406,11 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
             search_config,
             &engine,
             seen,
-            &products,
-            &texts,
-            &cache,
+            &crate::eval_tune::EvalCatalog {
+                products: &products,
+                texts: &texts,
+                cache: &cache,
+            },
             &tuning,
         )
         .await?;

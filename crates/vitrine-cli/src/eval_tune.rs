@@ -31,17 +31,26 @@ pub struct EncoderTuning {
     pub seed: u64,
 }
 
+/// The evaluation catalog: its products, the text each is embedded from (same order), and the cache
+/// directory where vectors and tuned weights are kept between runs.
+#[derive(Clone, Copy)]
+pub struct EvalCatalog<'a> {
+    /// The products, in catalog order.
+    pub products: &'a [vitrine_core::Product],
+    /// Each product's embedding text.
+    pub texts: &'a [String],
+    /// Where embeddings and tuned weights are cached.
+    pub cache: &'a Path,
+}
+
 /// Tunes the encoder on `train` (or loads `tuning.load`) and returns an engine over the same catalog
 /// that embeds products and queries with it, and the catalog's tuned vectors.
-#[allow(clippy::too_many_arguments)]
 pub async fn tuned_engine(
     config: &Config,
     search_config: SearchConfig,
     base: &SearchEngine,
     train: &[JudgedQuery],
-    products: &[vitrine_core::Product],
-    texts: &[String],
-    cache: &Path,
+    catalog: &EvalCatalog<'_>,
     tuning: &EncoderTuning,
 ) -> anyhow::Result<(SearchEngine, Vec<f32>)> {
     let models_dir = config.models.dir.clone();
@@ -51,14 +60,21 @@ pub async fn tuned_engine(
             eprintln!("encoder: loading tuned weights from {}", p.display());
             p.clone()
         }
-        None => tune(config, base, train, products, texts, cache, tuning)?,
+        None => tune(config, base, train, catalog, tuning)?,
     };
     let tuned = LocalEmbedder::load_with_weights(&models_dir, Some(&weights))?;
     let embedder: Arc<dyn Embedder> = Arc::new(CachedEmbedder::new(
         Arc::new(BatchingEmbedder::new(Arc::new(tuned))),
         config.models.embedding_cache,
     ));
-    crate::eval::build_engine(search_config, embedder, products, texts, cache).await
+    crate::eval::build_engine(
+        search_config,
+        embedder,
+        catalog.products,
+        catalog.texts,
+        catalog.cache,
+    )
+    .await
 }
 
 /// Fine-tunes the encoder on `train` and returns where its weights were written.
@@ -66,11 +82,14 @@ fn tune(
     config: &Config,
     base: &SearchEngine,
     train: &[JudgedQuery],
-    products: &[vitrine_core::Product],
-    texts: &[String],
-    cache: &Path,
+    catalog: &EvalCatalog<'_>,
     tuning: &EncoderTuning,
 ) -> anyhow::Result<PathBuf> {
+    let EvalCatalog {
+        products,
+        texts,
+        cache,
+    } = *catalog;
     let models_dir = &config.models.dir;
     let rows: HashMap<&str, usize> = products
         .iter()

@@ -3,27 +3,20 @@
 
 mod common;
 
-use common::demo_store;
+use common::{demo_store, engine_without_exploration};
 use std::sync::Arc;
 use vitrine_recommend::ranker::Objective;
 use vitrine_recommend::types::{RecRequest, Surface};
-use vitrine_recommend::{RecommendConfig, RecommendEngine};
+use vitrine_recommend::RecommendEngine;
 use vitrine_sim::DemoStore;
-use vitrine_store::{RecStore, Store};
+use vitrine_store::Store;
 
 async fn loaded_engine(dir: &std::path::Path) -> (Arc<RecommendEngine>, DemoStore) {
     let (store, demo) = demo_store(dir, 400, 300, 5).await;
     for day in 0..3 {
         store.append_events(demo.simulate_day(day)).await.unwrap();
     }
-    let engine = RecommendEngine::new(
-        RecommendConfig {
-            explore_share: 0.0,
-            ..Default::default()
-        },
-        store.clone() as Arc<dyn RecStore>,
-        dir.join("models"),
-    );
+    let engine = engine_without_exploration(&store, dir);
     engine.load(store.as_ref()).await.unwrap();
     (engine, demo)
 }

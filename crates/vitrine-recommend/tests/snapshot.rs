@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::demo_store;
+use common::{demo_store, engine_without_exploration};
 use std::sync::Arc;
 use vitrine_recommend::types::{RecRequest, Surface};
 use vitrine_recommend::{RecommendConfig, RecommendEngine};
@@ -11,14 +11,7 @@ use vitrine_sim::DemoStore;
 use vitrine_store::{RecStore, SqliteStore, Store};
 
 fn engine(store: &Arc<SqliteStore>, dir: &std::path::Path, snapshot: bool) -> Arc<RecommendEngine> {
-    let e = RecommendEngine::new(
-        RecommendConfig {
-            explore_share: 0.0,
-            ..Default::default()
-        },
-        store.clone() as Arc<dyn RecStore>,
-        dir.join("models"),
-    );
+    let e = engine_without_exploration(store, dir);
     if snapshot {
         e.set_snapshot_path(dir.join("signals.snapshot"));
     }

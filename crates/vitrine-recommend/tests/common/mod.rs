@@ -1,8 +1,25 @@
 //! Shared set-up of the engine's integration tests: a demo catalog in a real SQLite store.
 
 use std::sync::Arc;
+use vitrine_recommend::{RecommendConfig, RecommendEngine};
 use vitrine_sim::{DemoConfig, DemoStore};
-use vitrine_store::{SqliteStore, Store, StoreOptions};
+use vitrine_store::{RecStore, SqliteStore, Store, StoreOptions};
+
+/// An engine over `store` that never explores, so what it serves is a function of its state alone;
+/// its models live in `dir/models`.
+pub fn engine_without_exploration(
+    store: &Arc<SqliteStore>,
+    dir: &std::path::Path,
+) -> Arc<RecommendEngine> {
+    RecommendEngine::new(
+        RecommendConfig {
+            explore_share: 0.0,
+            ..Default::default()
+        },
+        store.clone() as Arc<dyn RecStore>,
+        dir.join("models"),
+    )
+}
 
 /// A demo store of `products` and `shoppers` (3 days of history to simulate) from `seed`, with its catalog
 /// written to a SQLite store in `dir`; no events yet.
