@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 use vitrine_models::Embedder;
 use vitrine_search::eval::{Accumulator, HomeDepot};
+use vitrine_search::lambdamart::LambdaParams;
 use vitrine_search::ltr::{LearnedRanker, TrainingGroup};
 use vitrine_search::{Fusion, Retrieval, SearchConfig, SearchEngine, SearchRequest};
 
@@ -40,10 +41,13 @@ pub enum EvalWhat {
         /// Trees of the learned ranker.
         #[arg(long, default_value_t = 200)]
         ranker_trees: usize,
-        /// Train a second ranker stage on the first stage's top N candidates of each training query
-        /// and print both rows (0: one stage).
-        #[arg(long, default_value_t = 0)]
-        ranker_refine_top: usize,
+        /// Rounds of listwise (LambdaMART) trees trained on top of the pointwise ranker; both rows are
+        /// printed (0: pointwise only).
+        #[arg(long, default_value_t = 300)]
+        ranker_listwise_rounds: usize,
+        /// Learning rate of the listwise trees.
+        #[arg(long, default_value_t = 0.05)]
+        ranker_listwise_rate: f64,
         /// Save the trained ranker here (load it with `[search] ranker = "…"`).
         #[arg(long)]
         save_ranker: Option<PathBuf>,
@@ -164,7 +168,8 @@ pub async fn run(what: EvalWhat, config: &Config) -> anyhow::Result<()> {
             train_queries,
             train_depth,
             ranker_trees,
-            ranker_refine_top,
+            ranker_listwise_rounds,
+            ranker_listwise_rate,
             save_ranker,
             adapter_epochs,
             save_adapter,
@@ -195,7 +200,8 @@ pub async fn run(what: EvalWhat, config: &Config) -> anyhow::Result<()> {
                 train_queries,
                 train_depth,
                 ranker_trees,
-                ranker_refine_top,
+                ranker_listwise_rounds,
+                ranker_listwise_rate,
                 save_ranker,
                 adapter_epochs,
                 save_adapter,
@@ -248,7 +254,8 @@ struct SearchEval {
     train_queries: usize,
     train_depth: Option<usize>,
     ranker_trees: usize,
-    ranker_refine_top: usize,
+    ranker_listwise_rounds: usize,
+    ranker_listwise_rate: f64,
     save_ranker: Option<PathBuf>,
     adapter_epochs: usize,
     save_adapter: Option<PathBuf>,
@@ -263,7 +270,8 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
         train_queries,
         train_depth,
         ranker_trees,
-        ranker_refine_top,
+        ranker_listwise_rounds,
+        ranker_listwise_rate,
         save_ranker,
         adapter_epochs,
         save_adapter,
@@ -324,7 +332,11 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
         trees: ranker_trees,
         seed,
         save: save_ranker,
-        refine_top: ranker_refine_top,
+        listwise: LambdaParams {
+            rounds: ranker_listwise_rounds,
+            learning_rate: ranker_listwise_rate,
+            ..LambdaParams::default()
+        },
     };
     let mut methods: Vec<(String, Retrieval, Option<Fusion>)> = vec![
         ("BM25 (lexical only)".into(), Retrieval::Lexical, None),
@@ -542,14 +554,14 @@ pub async fn build_engine(
 /// How the learned ranker is trained, and where it is saved (a later ranker overwrites an earlier one).
 struct RankerTraining {
     depth: usize,
-    refine_top: usize,
+    listwise: LambdaParams,
     trees: usize,
     seed: u64,
     save: Option<PathBuf>,
 }
 
 /// Trains the learned ranker on the engine's own candidate pool for `train` queries; returns it and
-/// the training groups (for a second stage).
+/// the training groups (for the listwise trees).
 async fn train_ranker(
     engine: &SearchEngine,
     train: &[vitrine_search::eval::JudgedQuery],
@@ -608,7 +620,8 @@ impl Table {
         name: &str,
     ) -> anyhow::Result<()> {
         let (ranker, groups) = train_ranker(engine, train, training).await?;
-        let ranker = if training.refine_top > 0 {
+        let rounds = training.listwise.rounds;
+        let ranker = if rounds > 0 {
             engine.set_ranker(ranker.clone());
             self.row(
                 engine,
@@ -619,24 +632,26 @@ impl Table {
             )
             .await?;
             let t = Instant::now();
-            let refined =
-                ranker.refined(&groups, training.refine_top, training.trees, training.seed)?;
+            // The metric's gain: relevance − 1 for judged products, 0 for the rest (labelled 1).
+            let listwise =
+                ranker.with_listwise(&groups, |l| (l - 1.0).max(0.0), &training.listwise);
             eprintln!(
-                "learned ranker: second stage on the top {} of each query in {:.0} s",
-                training.refine_top,
+                "learned ranker: {} listwise trees in {:.0} s",
+                listwise.listwise_trees(),
                 t.elapsed().as_secs_f64()
             );
-            refined
+            listwise
         } else {
             ranker
         };
         if let Some(p) = &training.save {
             ranker.save(p)?;
         }
-        let name = if training.refine_top > 0 {
+        let name = if rounds > 0 {
             format!(
-                "{name}, top {} re-ranked by a second stage",
-                training.refine_top
+                "{name} + {} listwise (LambdaMART) trees at {}",
+                ranker.listwise_trees(),
+                training.listwise.learning_rate
             )
         } else {
             name.to_string()

@@ -25,6 +25,7 @@ pub mod eval;
 pub mod eval_qu;
 pub mod filters;
 pub mod fusion;
+pub mod lambdamart;
 pub mod lexical;
 pub mod ltr;
 pub mod normalize;

@@ -7,27 +7,21 @@
 
 use crate::doc::SearchDoc;
 use crate::fusion::Fused;
+use crate::lambdamart::{LambdaParams, RankingGroup, TreeEnsemble};
 use crate::normalize::{self, is_stop_word};
 use crate::SearchError;
 use forust_ml::{GradientBooster, Matrix};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-/// The on-disk ranker: the feature names it expects and forust's JSON.
+/// The on-disk ranker: the feature names it expects, forust's JSON and the listwise trees.
 #[derive(Serialize, Deserialize)]
 struct ModelFile {
     features: Vec<String>,
     booster: String,
-    /// The second stage, absent from single-stage models (and from files saved before it existed).
+    /// Absent from pointwise-only models (and from files saved before listwise trees existed).
     #[serde(default)]
-    refine: Option<RefineFile>,
-}
-
-/// The second stage on disk.
-#[derive(Serialize, Deserialize)]
-struct RefineFile {
-    top: usize,
-    booster: String,
+    listwise: Option<TreeEnsemble>,
 }
 
 /// Names of the features, in order (for docs and model files).
@@ -235,23 +229,16 @@ pub fn features(q: &QueryContext, f: &Fused, cosine: Option<f32>, d: &SearchDoc)
     ]
 }
 
-/// A trained model: a first stage that orders the whole candidate pool and, optionally, a second stage
-/// that re-orders only the first stage's top candidates.
+/// A trained model: a pointwise first stage (forust, squared loss on the grade) and, optionally,
+/// listwise trees ([`crate::lambdamart`]) whose outputs are added to its scores.
 ///
 /// Squared loss spends the first stage's capacity on telling the few relevant candidates from the
 /// hundreds of irrelevant ones; the order within the top, which is all NDCG@10 sees, gets little of it.
-/// The second stage is trained only on the top of the first stage's ranking, where the candidates are
-/// close and the differences that matter are fine (a cheap stand-in for a listwise objective).
+/// The listwise trees start from the first stage's order and learn the corrections NDCG rewards.
 #[derive(Clone)]
 pub struct LearnedRanker {
     booster: Arc<GradientBooster>,
-    refine: Option<Arc<Refine>>,
-}
-
-/// The second stage: `booster` re-orders the first stage's `top` candidates.
-struct Refine {
-    top: usize,
-    booster: GradientBooster,
+    listwise: Option<Arc<TreeEnsemble>>,
 }
 
 /// One training query's candidates and their graded labels.
@@ -306,14 +293,6 @@ fn predict_with(booster: &GradientBooster, rows: &[FeatureRow]) -> Vec<f64> {
     booster.predict(&Matrix::new(&data, rows.len(), FEATURES.len()), false)
 }
 
-/// Indices of the `top` highest scores, best first.
-fn top_indices(scores: &[f64], top: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    order.truncate(top);
-    order
-}
-
 impl LearnedRanker {
     /// Trains the first stage on rows of [`features`] with graded labels (squared loss on the grade).
     pub fn train(
@@ -324,84 +303,55 @@ impl LearnedRanker {
     ) -> Result<Self, SearchError> {
         Ok(Self {
             booster: Arc::new(fit(rows, labels, trees, seed)?),
-            refine: None,
+            listwise: None,
         })
     }
 
-    /// A copy of this ranker with a second stage trained on the first stage's `top` candidates of
-    /// each training query.
-    pub fn refined(
+    /// A copy of this ranker with listwise trees trained on `groups`, starting from the first stage's
+    /// scores; `gain` maps a label to what NDCG counts for it (the metric's own gain).
+    pub fn with_listwise(
         &self,
         groups: &[TrainingGroup],
-        top: usize,
-        trees: usize,
-        seed: u64,
-    ) -> Result<Self, SearchError> {
-        let mut rows = Vec::new();
-        let mut labels = Vec::new();
-        for g in groups {
-            let first = predict_with(&self.booster, &g.rows);
-            for i in top_indices(&first, top) {
-                rows.push(g.rows[i]);
-                labels.push(g.labels[i]);
-            }
-        }
-        Ok(Self {
+        gain: impl Fn(f64) -> f64,
+        params: &LambdaParams,
+    ) -> Self {
+        let ranking: Vec<RankingGroup<'_, N_FEATURES>> = groups
+            .iter()
+            .filter(|g| !g.rows.is_empty())
+            .map(|g| RankingGroup {
+                rows: &g.rows,
+                gains: g.labels.iter().map(|&l| gain(l)).collect(),
+                base: predict_with(&self.booster, &g.rows),
+            })
+            .collect();
+        Self {
             booster: self.booster.clone(),
-            refine: Some(Arc::new(Refine {
-                top,
-                booster: fit(&rows, &labels, trees, seed)?,
-            })),
-        })
+            listwise: Some(Arc::new(TreeEnsemble::train(&ranking, params))),
+        }
     }
 
-    /// Scores candidates (higher is better). With a second stage, the first stage's top candidates are
-    /// re-scored by it and stay above every other candidate.
+    /// Number of listwise trees (0 for a pointwise-only ranker).
+    pub fn listwise_trees(&self) -> usize {
+        self.listwise.as_ref().map_or(0, |l| l.len())
+    }
+
+    /// Scores candidates (higher is better): the first stage plus the listwise trees, if any.
     pub fn predict(&self, rows: &[FeatureRow]) -> Vec<f64> {
         let mut scores = predict_with(&self.booster, rows);
-        let Some(refine) = &self.refine else {
-            return scores;
-        };
-        let top = top_indices(&scores, refine.top);
-        let top_rows: Vec<FeatureRow> = top.iter().map(|&i| rows[i]).collect();
-        let second = predict_with(&refine.booster, &top_rows);
-        let mut in_top = vec![false; scores.len()];
-        for &i in &top {
-            in_top[i] = true;
-        }
-        let best_rest = scores
-            .iter()
-            .zip(&in_top)
-            .filter(|(_, t)| !**t)
-            .map(|(s, _)| *s)
-            .fold(f64::NEG_INFINITY, f64::max);
-        let lowest_second = second.iter().copied().fold(f64::INFINITY, f64::min);
-        // Shift the second stage's scores above the rest, keeping them on the label scale when they
-        // already are above it.
-        let shift = if best_rest.is_finite() && lowest_second <= best_rest {
-            best_rest - lowest_second + 1e-6
-        } else {
-            0.0
-        };
-        for (&i, s) in top.iter().zip(second) {
-            scores[i] = s + shift;
+        if let Some(listwise) = &self.listwise {
+            for (s, r) in scores.iter_mut().zip(rows) {
+                *s += listwise.predict(r);
+            }
         }
         scores
     }
 
     /// Saves the model as JSON, with the feature names it was trained on.
     pub fn save(&self, path: &std::path::Path) -> Result<(), SearchError> {
-        let refine = match &self.refine {
-            Some(r) => Some(RefineFile {
-                top: r.top,
-                booster: r.booster.json_dump().map_err(model_err)?,
-            }),
-            None => None,
-        };
         let file = ModelFile {
             features: FEATURES.iter().map(|s| s.to_string()).collect(),
             booster: self.booster.json_dump().map_err(model_err)?,
-            refine,
+            listwise: self.listwise.as_deref().cloned(),
         };
         let json = serde_json::to_string(&file).map_err(model_err)?;
         std::fs::write(path, json).map_err(|e| SearchError::Io(path.display().to_string(), e))
@@ -426,16 +376,9 @@ impl LearnedRanker {
                 FEATURES
             )));
         }
-        let refine = match file.refine {
-            Some(r) => Some(Arc::new(Refine {
-                top: r.top,
-                booster: GradientBooster::from_json(&r.booster).map_err(model_err)?,
-            })),
-            None => None,
-        };
         Ok(Self {
             booster: Arc::new(GradientBooster::from_json(&file.booster).map_err(model_err)?),
-            refine,
+            listwise: file.listwise.map(Arc::new),
         })
     }
 }
@@ -540,21 +483,17 @@ mod tests {
     }
 
     #[test]
-    fn a_second_stage_reorders_only_the_first_stages_top_and_survives_a_round_trip() {
-        // Feature 0 separates relevant from irrelevant; within the relevant ones, feature 1 orders them,
-        // in the opposite direction of feature 0's small differences.
+    fn listwise_trees_reorder_what_the_pointwise_stage_ties_and_survive_a_round_trip() {
+        // Feature 0 separates relevant from irrelevant; within the relevant ones only feature 1 orders
+        // them, by a small share of the label that squared loss with few trees hardly sees.
         let mut groups = Vec::new();
-        for q in 0..40 {
+        for q in 0..60 {
             let mut rows = Vec::new();
             let mut labels = Vec::new();
             for i in 0..30 {
                 let mut r = [0.0; N_FEATURES];
                 let relevant = i < 6;
-                r[0] = if relevant {
-                    10.0 + f64::from(i) * 0.01
-                } else {
-                    0.0
-                };
+                r[0] = if relevant { 10.0 } else { 0.0 };
                 r[1] = f64::from((i * 7 + q) % 10);
                 rows.push(r);
                 labels.push(if relevant { 1.5 + r[1] / 10.0 } else { 1.0 });
@@ -563,29 +502,29 @@ mod tests {
         }
         let rows: Vec<FeatureRow> = groups.iter().flat_map(|g| g.rows.clone()).collect();
         let labels: Vec<f64> = groups.iter().flat_map(|g| g.labels.clone()).collect();
-        let first = LearnedRanker::train(&rows, &labels, 30, 1).expect("trains");
-        let refined = first
-            .refined(&groups, 6, 30, 1)
-            .expect("second stage trains");
+        let first = LearnedRanker::train(&rows, &labels, 3, 1).expect("trains");
+        let params = LambdaParams {
+            rounds: 40,
+            learning_rate: 0.3,
+            min_rows_in_leaf: 5,
+            ..LambdaParams::default()
+        };
+        let listwise = first.with_listwise(&groups, |l| (l - 1.0).max(0.0), &params);
         let g = &groups[0];
-        let (a, b) = (first.predict(&g.rows), refined.predict(&g.rows));
-        let top_a: std::collections::BTreeSet<usize> = top_indices(&a, 6).into_iter().collect();
-        let top_b: std::collections::BTreeSet<usize> = top_indices(&b, 6).into_iter().collect();
-        assert_eq!(
-            top_a, top_b,
-            "the second stage keeps the first stage's top set on top"
-        );
-        let best = top_indices(&b, 1)[0];
+        let scores = listwise.predict(&g.rows);
+        let best = (0..scores.len())
+            .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))
+            .expect("rows");
         assert!(
-            g.rows[best][1] >= 8.0,
-            "ordered by the fine feature: {:?}",
-            g.rows[best]
+            g.rows[best][0] == 10.0 && g.rows[best][1] >= 8.0,
+            "the best relevant row on top: {:?}",
+            &g.rows[best][..2]
         );
 
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("ranker.json");
-        refined.save(&path).expect("saves");
+        listwise.save(&path).expect("saves");
         let loaded = LearnedRanker::load(&path).expect("loads");
-        assert_eq!(refined.predict(&g.rows), loaded.predict(&g.rows));
+        assert_eq!(scores, loaded.predict(&g.rows));
     }
 }
