@@ -497,6 +497,17 @@ fn grow_node(
 mod tests {
     use super::*;
 
+    /// A seeded stream of numbers in [0, 1) (a 64-bit LCG: enough for synthetic features).
+    fn uniform(seed: u64) -> impl FnMut() -> f64 {
+        let mut state = seed;
+        move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        }
+    }
+
     fn ndcg(gains: &[f64], scores: &[f64]) -> f64 {
         ndcg_at(gains, scores, 10).unwrap_or(0.0)
     }
@@ -521,13 +532,7 @@ mod tests {
     fn trees_learn_an_order_the_base_scores_get_wrong() {
         // Relevance follows feature 0; the base score follows feature 1 (noise). Trained on 200
         // queries, the ensemble must rank fresh queries by feature 0.
-        let mut state = 7u64;
-        let mut next = move || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut next = uniform(7);
         let mut make = |n: usize| -> Vec<(Vec<[f64; 2]>, Vec<f64>)> {
             (0..n)
                 .map(|_| {
@@ -579,13 +584,7 @@ mod tests {
     fn held_out_queries_stop_training_when_the_trees_only_fit_noise() {
         // Gains are unrelated to the features: whatever the trees learn is noise, so the held-out
         // queries keep far fewer trees than the rounds allowed.
-        let mut state = 11u64;
-        let mut next = move || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut next = uniform(11);
         let data: Vec<(Vec<[f64; 2]>, Vec<f64>)> = (0..300)
             .map(|_| {
                 let rows: Vec<[f64; 2]> = (0..30).map(|_| [next(), next()]).collect();
