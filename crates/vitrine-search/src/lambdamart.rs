@@ -245,15 +245,20 @@ fn ndcg_at(gains: &[f64], scores: &[f64], k: usize) -> Option<f64> {
         .enumerate()
         .map(|(r, &i)| gains[i] / discount_inverse(r))
         .sum();
+    let idcg = ideal_dcg(gains, k);
+    (idcg > 0.0).then(|| dcg / idcg)
+}
+
+/// DCG@k of the best possible order of `gains`.
+fn ideal_dcg(gains: &[f64], k: usize) -> f64 {
     let mut ideal = gains.to_vec();
     ideal.sort_by(|a, b| b.total_cmp(a));
-    let idcg: f64 = ideal
+    ideal
         .iter()
         .take(k)
         .enumerate()
         .map(|(r, g)| g / discount_inverse(r))
-        .sum();
-    (idcg > 0.0).then(|| dcg / idcg)
+        .sum()
 }
 
 /// LambdaRank gradients and hessians of one query (gradients of the loss: negative pushes a candidate
@@ -262,14 +267,7 @@ fn lambdas(gains: &[f64], scores: &[f64], truncation: usize) -> (Vec<f64>, Vec<f
     let n = gains.len();
     let mut grad = vec![0.0; n];
     let mut hess = vec![0.0; n];
-    let mut ideal: Vec<f64> = gains.to_vec();
-    ideal.sort_by(|a, b| b.total_cmp(a));
-    let idcg: f64 = ideal
-        .iter()
-        .take(truncation)
-        .enumerate()
-        .map(|(r, g)| g / discount_inverse(r))
-        .sum();
+    let idcg = ideal_dcg(gains, truncation);
     if idcg <= 0.0 {
         return (grad, hess);
     }
