@@ -43,11 +43,25 @@ pub enum EvalWhat {
         ranker_trees: usize,
         /// Rounds of listwise (LambdaMART) trees trained on top of the pointwise ranker; both rows are
         /// printed (0: pointwise only).
-        #[arg(long, default_value_t = 300)]
+        #[arg(long, default_value_t = 400)]
         ranker_listwise_rounds: usize,
         /// Learning rate of the listwise trees.
         #[arg(long, default_value_t = 0.05)]
         ranker_listwise_rate: f64,
+        /// First stages trained on the other folds of the training queries to give the listwise trees
+        /// out-of-fold starting scores (below 2: the in-sample scores of the full first stage).
+        #[arg(long, default_value_t = 3)]
+        ranker_cross_folds: usize,
+        /// Hold out every N-th training query to choose how many listwise trees to keep (0: keep all;
+        /// only honest with `--ranker-cross-folds` of 2 or more).
+        #[arg(long, default_value_t = 10)]
+        ranker_listwise_validation_every: usize,
+        /// Rounds without a better held-out NDCG@10 before the listwise trees stop growing.
+        #[arg(long, default_value_t = 100)]
+        ranker_listwise_patience: usize,
+        /// Skip the learned ranker over the installed encoder when a tuned encoder is evaluated.
+        #[arg(long)]
+        only_tuned_ranker: bool,
         /// Save the trained ranker here (load it with `[search] ranker = "…"`).
         #[arg(long)]
         save_ranker: Option<PathBuf>,
@@ -170,6 +184,10 @@ pub async fn run(what: EvalWhat, config: &Config) -> anyhow::Result<()> {
             ranker_trees,
             ranker_listwise_rounds,
             ranker_listwise_rate,
+            ranker_cross_folds,
+            ranker_listwise_validation_every,
+            ranker_listwise_patience,
+            only_tuned_ranker,
             save_ranker,
             adapter_epochs,
             save_adapter,
@@ -198,11 +216,21 @@ pub async fn run(what: EvalWhat, config: &Config) -> anyhow::Result<()> {
                 seed,
                 cache_dir,
                 train_queries,
-                train_depth,
-                ranker_trees,
-                ranker_listwise_rounds,
-                ranker_listwise_rate,
-                save_ranker,
+                ranking: RankerTraining {
+                    depth: train_depth.unwrap_or(config.search.candidates),
+                    trees: ranker_trees,
+                    seed,
+                    save: save_ranker,
+                    listwise: LambdaParams {
+                        rounds: ranker_listwise_rounds,
+                        learning_rate: ranker_listwise_rate,
+                        validation_every: ranker_listwise_validation_every,
+                        patience: ranker_listwise_patience,
+                        ..LambdaParams::default()
+                    },
+                    cross_folds: ranker_cross_folds,
+                },
+                only_tuned_ranker,
                 adapter_epochs,
                 save_adapter,
             };
@@ -252,11 +280,8 @@ struct SearchEval {
     seed: u64,
     cache_dir: Option<PathBuf>,
     train_queries: usize,
-    train_depth: Option<usize>,
-    ranker_trees: usize,
-    ranker_listwise_rounds: usize,
-    ranker_listwise_rate: f64,
-    save_ranker: Option<PathBuf>,
+    ranking: RankerTraining,
+    only_tuned_ranker: bool,
     adapter_epochs: usize,
     save_adapter: Option<PathBuf>,
     tuning: crate::eval_tune::EncoderTuning,
@@ -268,11 +293,8 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
         seed,
         cache_dir,
         train_queries,
-        train_depth,
-        ranker_trees,
-        ranker_listwise_rounds,
-        ranker_listwise_rate,
-        save_ranker,
+        ranking,
+        only_tuned_ranker,
         adapter_epochs,
         save_adapter,
         tuning,
@@ -327,17 +349,6 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
     )
     .await?;
 
-    let ranking = RankerTraining {
-        depth: train_depth.unwrap_or(config.search.candidates),
-        trees: ranker_trees,
-        seed,
-        save: save_ranker,
-        listwise: LambdaParams {
-            rounds: ranker_listwise_rounds,
-            learning_rate: ranker_listwise_rate,
-            ..LambdaParams::default()
-        },
-    };
     let mut methods: Vec<(String, Retrieval, Option<Fusion>)> = vec![
         ("BM25 (lexical only)".into(), Retrieval::Lexical, None),
         (
@@ -367,13 +378,14 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
             .row(&engine, queries, &name, retrieval, fusion)
             .await?;
     }
-    if !train.is_empty() {
+    let tuned_encoder = tuning.epochs > 0 || tuning.load.is_some();
+    let skip_untuned_ranker = only_tuned_ranker && tuned_encoder;
+    if !train.is_empty() && !skip_untuned_ranker {
         let name = "hybrid + learned ranker (GBDT)";
         table
             .ranker_row(&engine, queries, &train, &ranking, name)
             .await?;
     }
-    let tuned_encoder = tuning.epochs > 0 || tuning.load.is_some();
     // With a tuned encoder, the query map is trained over it instead (below).
     if !train.is_empty() && adapter_epochs > 0 && !tuned_encoder {
         let adapter = crate::eval_adapter::train(
@@ -554,6 +566,8 @@ pub async fn build_engine(
 /// How the learned ranker is trained, and where it is saved (a later ranker overwrites an earlier one).
 struct RankerTraining {
     depth: usize,
+    /// Folds of the out-of-fold first stages under the listwise trees (below 2: in-sample).
+    cross_folds: usize,
     listwise: LambdaParams,
     trees: usize,
     seed: u64,
@@ -633,8 +647,14 @@ impl Table {
             .await?;
             let t = Instant::now();
             // The metric's gain: relevance − 1 for judged products, 0 for the rest (labelled 1).
-            let listwise =
-                ranker.with_listwise(&groups, |l| (l - 1.0).max(0.0), &training.listwise);
+            let listwise = ranker.with_listwise_cross_fitted(
+                &groups,
+                |l| (l - 1.0).max(0.0),
+                &training.listwise,
+                training.cross_folds,
+                training.trees,
+                training.seed,
+            )?;
             eprintln!(
                 "learned ranker: {} listwise trees in {:.0} s",
                 listwise.listwise_trees(),
@@ -649,9 +669,14 @@ impl Table {
         }
         let name = if rounds > 0 {
             format!(
-                "{name} + {} listwise (LambdaMART) trees at {}",
+                "{name} + {} listwise (LambdaMART) trees at {}{}",
                 ranker.listwise_trees(),
-                training.listwise.learning_rate
+                training.listwise.learning_rate,
+                if training.cross_folds > 1 {
+                    format!(", over {}-fold out-of-fold scores", training.cross_folds)
+                } else {
+                    String::new()
+                }
             )
         } else {
             name.to_string()

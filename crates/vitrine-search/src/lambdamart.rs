@@ -35,7 +35,9 @@ pub struct LambdaParams {
     /// `rounds` trees kept). Only meaningful when the base scores of the held-out queries are not
     /// in-sample: a base model trained on them scores them better than it would new queries, and the
     /// trees never look like they help (measured: 0 trees kept of 800 over the in-sample pointwise
-    /// stage, where a fixed 300 gained 0.013 NDCG@10 on the evaluated queries).
+    /// stage, where a fixed 300 gained 0.013 NDCG@10 on the evaluated queries). Over out-of-fold
+    /// base scores (`LearnedRanker::with_listwise_cross_fitted`) it keeps 116–150 trees that gain as
+    /// much as the fixed 300.
     pub validation_every: usize,
     /// Stop after this many rounds without a better held-out NDCG@10.
     pub patience: usize,
@@ -155,6 +157,13 @@ impl TreeEnsemble {
                 continue;
             }
             let ndcg = valid.ndcg_at_10();
+            if (round + 1) % 50 == 0 {
+                tracing::info!(
+                    trees = round + 1,
+                    held_out_ndcg_at_10 = ndcg,
+                    "listwise trees"
+                );
+            }
             if ndcg > best {
                 (best, best_len) = (ndcg, trees.len());
             } else if round + 1 - best_len >= params.patience {
