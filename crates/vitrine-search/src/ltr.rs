@@ -567,27 +567,26 @@ mod tests {
         let cross_fitted = first
             .with_listwise_cross_fitted(&groups, gain, &params, 3, 3, 1)
             .expect("trains");
-        for model in [&cross_fitted, &in_sample] {
-            let scores = model.predict(&groups[1].rows);
+        // The row a model puts on top of a group.
+        let top = |model: &LearnedRanker, g: &TrainingGroup| {
+            let scores = model.predict(&g.rows);
             let best = (0..scores.len())
                 .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))
                 .expect("rows");
-            assert!(
-                groups[1].rows[best][1] >= 8.0,
-                "{:?}",
-                &groups[1].rows[best][..2]
-            );
+            g.rows[best]
+        };
+        for model in [&cross_fitted, &in_sample] {
+            let best = top(model, &groups[1]);
+            assert!(best[1] >= 8.0, "{:?}", &best[..2]);
         }
         let listwise = in_sample;
         let g = &groups[0];
         let scores = listwise.predict(&g.rows);
-        let best = (0..scores.len())
-            .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))
-            .expect("rows");
+        let best = top(&listwise, g);
         assert!(
-            g.rows[best][0] == 10.0 && g.rows[best][1] >= 8.0,
+            best[0] == 10.0 && best[1] >= 8.0,
             "the best relevant row on top: {:?}",
-            &g.rows[best][..2]
+            &best[..2]
         );
 
         let dir = tempfile::tempdir().expect("temp dir");
