@@ -32,6 +32,7 @@ pub mod normalize;
 pub mod query;
 pub mod reload;
 pub mod rules;
+pub mod speller;
 pub mod suggest;
 pub mod sync;
 pub mod synonyms;
@@ -108,6 +109,9 @@ pub struct SearchConfig {
     /// Learned query-embedding map (from `vitrine eval search --save-adapter`), applied to every query
     /// vector before vector search; see `adapter.rs`.
     pub query_adapter: Option<PathBuf>,
+    /// Correct misspelled query words against the catalog's title words before retrieval
+    /// (`speller.rs`).
+    pub spelling: bool,
 }
 
 impl Default for SearchConfig {
@@ -132,6 +136,7 @@ impl Default for SearchConfig {
             semantic_floor: 0.0,
             ranker: None,
             query_adapter: None,
+            spelling: true,
         }
     }
 }
@@ -142,4 +147,20 @@ pub fn index_dir(db_path: &std::path::Path) -> PathBuf {
         .parent()
         .map(|p| p.join("search"))
         .unwrap_or_else(|| PathBuf::from("search"))
+}
+
+/// Helpers shared by the crate's unit tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use crate::doc::SearchDoc;
+    use vitrine_core::ProductInput;
+
+    /// The search view of an in-stock $10 product with this id and title.
+    pub fn doc(id: &str, title: &str) -> SearchDoc {
+        let input: ProductInput = serde_json::from_value(serde_json::json!({
+            "id": id, "title": title, "price": "10", "currency": "USD", "inventory": {"quantity": 1}
+        }))
+        .expect("valid product");
+        SearchDoc::from_product(&input.validate(chrono::Utc::now()).expect("valid product"))
+    }
 }

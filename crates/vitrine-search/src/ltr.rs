@@ -439,14 +439,9 @@ impl LearnedRanker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vitrine_core::ProductInput;
 
     fn doc(title: &str) -> SearchDoc {
-        let input: ProductInput = serde_json::from_value(serde_json::json!({
-            "id": "P1", "title": title, "price": "10", "currency": "USD", "inventory": {"quantity": 1}
-        }))
-        .expect("valid product");
-        SearchDoc::from_product(&input.validate(chrono::Utc::now()).expect("valid product"))
+        crate::test_support::doc("P1", title)
     }
 
     fn row(query: &str, title: &str, idf: &[f64]) -> FeatureRow {

@@ -133,8 +133,19 @@ async fn negation_excludes_and_sort_words_sort() {
 #[tokio::test]
 async fn typos_synonyms_and_hostile_queries() {
     let (engine, _) = engine_with(60, SearchConfig::default());
-    let typo = ids(&engine, &req("linen shrit")).await;
-    assert!(!typo.is_empty(), "a transposed letter still finds shirts");
+    let (typo, _) = engine.search(&req("linen shrit")).await.unwrap();
+    assert!(
+        typo.hits
+            .first()
+            .is_some_and(|h| h.title.to_lowercase().contains("shirt")),
+        "a transposed letter still finds shirts first"
+    );
+    assert_eq!(
+        typo.parsed.text, "linen shirt",
+        "the answer says what was searched"
+    );
+    assert_eq!(typo.parsed.corrections.len(), 1);
+    assert_eq!(typo.parsed.corrections[0].from, "shrit");
     let syn = ids(&engine, &req("trousers")).await;
     assert!(
         !syn.is_empty(),

@@ -15,6 +15,7 @@ use crate::ltr::LearnedRanker;
 use crate::normalize;
 use crate::query::{parse_query, ParsedQuery, SortOrder};
 use crate::rules::{diversify, OutOfStock, Rules};
+use crate::speller::Speller;
 use crate::synonyms::Synonyms;
 use crate::types::*;
 use crate::vectors::VectorIndex;
@@ -61,6 +62,8 @@ pub struct SearchEngine {
     config: SearchConfig,
     docs: RwLock<FxHashMap<u64, Arc<SearchDoc>>>,
     vocab: RwLock<Arc<Vocabulary>>,
+    /// The catalog's title words for query spelling correction (rebuilt with `vocab`).
+    speller: RwLock<Arc<Speller>>,
     synonyms: RwLock<Arc<Synonyms>>,
     rules: RwLock<Arc<Rules>>,
     lexical: LexicalIndex,
@@ -157,6 +160,7 @@ impl SearchEngine {
             config,
             docs: RwLock::new(FxHashMap::default()),
             vocab: RwLock::new(Arc::new(Vocabulary::default())),
+            speller: RwLock::new(Arc::new(Speller::default())),
             synonyms: RwLock::new(Arc::new(synonyms)),
             rules: RwLock::new(Arc::new(rules)),
             lexical,
@@ -299,12 +303,20 @@ impl SearchEngine {
         if let Ok(mut t) = self.vocab_built.lock() {
             *t = Some(std::time::Instant::now());
         }
-        let vocab = match self.docs.read() {
-            Ok(docs) => Vocabulary::build(docs.values().map(|d| d.as_ref())),
+        let (vocab, speller) = match self.docs.read() {
+            Ok(docs) => (
+                Vocabulary::build(docs.values().map(|d| d.as_ref())),
+                self.config
+                    .spelling
+                    .then(|| Speller::build(docs.values().map(|d| d.as_ref()))),
+            ),
             Err(_) => return,
         };
         if let Ok(mut v) = self.vocab.write() {
             *v = Arc::new(vocab);
+        }
+        if let (Some(speller), Ok(mut s)) = (speller, self.speller.write()) {
+            *s = Arc::new(speller);
         }
     }
 
@@ -348,7 +360,14 @@ impl SearchEngine {
     /// Parses a query against the current vocabulary (also used by the evaluation).
     pub fn parse(&self, query: &str) -> ParsedQuery {
         let vocab: Arc<Vocabulary> = read(&self.vocab);
-        parse_query(query, &vocab)
+        let mut parsed = parse_query(query, &vocab);
+        let speller: Arc<Speller> = read(&self.speller);
+        let (text, corrections) = speller.correct(&parsed.text);
+        if !corrections.is_empty() {
+            parsed.text = text;
+            parsed.corrections = corrections;
+        }
+        parsed
     }
 
     /// Whether filters on `name` can match anything; `Err` lists the names that can.

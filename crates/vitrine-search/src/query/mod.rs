@@ -96,4 +96,8 @@ pub struct ParsedQuery {
     pub sort: Option<SortOrder>,
     /// "in stock", "available now".
     pub in_stock: bool,
+    /// Misspelled words read as catalog words ("refridgerator" → "refrigerator"); `text` holds the
+    /// corrected words.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub corrections: Vec<crate::speller::Correction>,
 }
