@@ -46,10 +46,11 @@ pub const FEATURES: [&str; N_FEATURES] = [
     "last_query_word_in_title",
     "title_words_matched_by_query",
     "letter_trigram_jaccard",
+    "share_of_query_words_spelling_corrected",
 ];
 
 /// Length of a feature vector.
-pub const N_FEATURES: usize = 20;
+pub const N_FEATURES: usize = 21;
 
 /// One candidate's features.
 pub type FeatureRow = [f64; N_FEATURES];
@@ -66,6 +67,9 @@ pub struct QueryContext {
     best_lexical: f32,
     /// Highest cosine among candidates.
     best_cosine: f32,
+    /// Share of the query's words the speller replaced: a corrected word that matches a title
+    /// perfectly is weaker evidence than a typed one (the correction may be wrong).
+    corrected_share: f64,
 }
 
 impl QueryContext {
@@ -88,7 +92,14 @@ impl QueryContext {
             idf,
             best_lexical,
             best_cosine,
+            corrected_share: 0.0,
         }
+    }
+
+    /// Notes that `words` of the query were spelling corrections ([`crate::speller`]).
+    pub fn with_corrections(mut self, words: usize) -> Self {
+        self.corrected_share = words as f64 / self.tokens.len().max(1) as f64;
+        self
     }
 }
 
@@ -226,6 +237,7 @@ pub fn features(q: &QueryContext, f: &Fused, cosine: Option<f32>, d: &SearchDoc)
         last_word,
         title_matched,
         jaccard,
+        q.corrected_share,
     ]
 }
 

@@ -9,10 +9,12 @@ use crate::normalize;
 use crate::SearchError;
 
 impl SearchEngine {
-    /// Learned-ranker features of fused candidates (cosine computed for every candidate).
+    /// Learned-ranker features of fused candidates (cosine computed for every candidate);
+    /// `corrected_words` is how many of `text`'s words the speller replaced.
     pub fn candidate_features(
         &self,
         text: &str,
+        corrected_words: usize,
         fused: &[Fused],
         query_vec: Option<&[f32]>,
     ) -> Vec<ltr::FeatureRow> {
@@ -35,7 +37,8 @@ impl SearchEngine {
                 .filter_map(|f| f.lexical.map(|l| l.0))
                 .fold(0.0, f32::max),
             cosines.iter().flatten().copied().fold(0.0, f32::max),
-        );
+        )
+        .with_corrections(corrected_words);
         fused
             .iter()
             .zip(&cosines)
@@ -76,7 +79,8 @@ impl SearchEngine {
             .await
             .map_err(SearchError::Model)?;
         let fused = fuse(&lexical, &semantic, Fusion::Learned);
-        let features = self.candidate_features(&parsed.text, &fused, Some(&qvec));
+        let features =
+            self.candidate_features(&parsed.text, parsed.corrections.len(), &fused, Some(&qvec));
         let docs = self.docs.read().map_err(|_| SearchError::Poisoned)?;
         Ok(fused
             .iter()

@@ -705,7 +705,12 @@ impl SearchEngine {
             match ranker {
                 Some(model) => {
                     fused.truncate(depth * 2);
-                    let x = self.candidate_features(&parsed.text, &fused, query_vec.as_deref());
+                    let x = self.candidate_features(
+                        &parsed.text,
+                        parsed.corrections.len(),
+                        &fused,
+                        query_vec.as_deref(),
+                    );
                     for (f, s) in fused.iter_mut().zip(model.predict(&x)) {
                         f.score = s as f32;
                     }
