@@ -348,7 +348,7 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
         &cache,
     )
     .await?;
-    report_corrections(&engine, queries);
+    crate::eval_understanding::report_corrections(&engine, queries);
 
     let mut methods: Vec<(String, Retrieval, Option<Fusion>)> = vec![
         ("BM25 (lexical only)".into(), Retrieval::Lexical, None),
@@ -515,24 +515,6 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
         train.len()
     );
     Ok(())
-}
-
-/// How many evaluated queries the speller changed, with a few examples (the table's figures include
-/// the corrections when `[search] spelling` is on).
-fn report_corrections(engine: &SearchEngine, queries: &[vitrine_search::eval::JudgedQuery]) {
-    let corrected: Vec<(String, String)> = queries
-        .iter()
-        .filter_map(|q| {
-            let p = engine.parse(&q.text);
-            (!p.corrections.is_empty()).then(|| (q.text.clone(), p.text))
-        })
-        .collect();
-    println!(
-        "spelling: {} of {} queries corrected, e.g. {:?}",
-        corrected.len(),
-        queries.len(),
-        &corrected[..corrected.len().min(12)]
-    );
 }
 
 /// An in-memory engine over the evaluation catalog: the text index, and the vector index with every

@@ -158,3 +158,21 @@ pub async fn run(
     }
     Ok(())
 }
+
+/// How many evaluated queries the speller changed, with a few examples (the table's figures include
+/// the corrections when `[search] spelling` is on).
+pub fn report_corrections(engine: &SearchEngine, queries: &[vitrine_search::eval::JudgedQuery]) {
+    let corrected: Vec<(String, String)> = queries
+        .iter()
+        .filter_map(|q| {
+            let p = engine.parse(&q.text);
+            (!p.corrections.is_empty()).then(|| (q.text.clone(), p.text))
+        })
+        .collect();
+    println!(
+        "spelling: {} of {} queries corrected, e.g. {:?}",
+        corrected.len(),
+        queries.len(),
+        &corrected[..corrected.len().min(12)]
+    );
+}
