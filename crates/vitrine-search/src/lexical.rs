@@ -327,14 +327,12 @@ impl LexicalIndex {
                     ));
                 }
             }
-            let chars = w.chars().count();
-            if !known && chars >= 5 && !w.chars().any(|c| c.is_ascii_digit()) {
-                let distance = if chars >= 9 { 2 } else { 1 };
+            if let Some(distance) = normalize::typo_edits(w).filter(|_| !known) {
                 let term = Term::from_field_text(f.title_exact, w);
                 clauses.push((
                     Occur::Should,
                     Box::new(BoostQuery::new(
-                        Box::new(FuzzyTermQuery::new(term, distance, true)),
+                        Box::new(FuzzyTermQuery::new(term, distance as u8, true)),
                         FUZZY_WEIGHT * BOOSTS[0].1,
                     )),
                 ));

@@ -118,6 +118,21 @@ pub fn is_stop_word(token: &str) -> bool {
     )
 }
 
+/// How many typing errors a query word may be read through (`None`: the word must match exactly).
+/// Short words and words with digits are too often codes, sizes or abbreviations; long words carry
+/// enough letters for two. Shared by the speller and the text index's fuzzy fallback so both forgive
+/// the same words.
+pub fn typo_edits(word: &str) -> Option<usize> {
+    let letters = word.chars().count();
+    if letters < 5 || word.chars().any(|c| c.is_ascii_digit()) {
+        None
+    } else if letters >= 9 {
+        Some(2)
+    } else {
+        Some(1)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,8 +23,6 @@ use serde::Serialize;
 use std::hash::Hasher;
 use utoipa::ToSchema;
 
-/// Shortest query word that is corrected.
-const MIN_CORRECTED_LEN: usize = 5;
 /// Shortest dictionary word that corrections may produce.
 const MIN_WORD_LEN: usize = 4;
 /// Shortest half of a split word.
@@ -48,15 +46,6 @@ pub struct Speller {
     words: Vec<String>,
     /// (hash of a delete variant, word id), sorted by hash.
     deletes: Vec<(u64, u32)>,
-}
-
-/// Edits allowed for a query word of `len` letters.
-fn max_edits(len: usize) -> usize {
-    if len >= 9 {
-        2
-    } else {
-        1
-    }
 }
 
 fn hash(s: &str) -> u64 {
@@ -168,15 +157,10 @@ impl Speller {
     /// The word the shopper most likely meant by `word`, or `None` when it is known, too short, or
     /// nothing close enough exists: the closest dictionary word, the most used among equally close.
     pub fn correct_word(&self, word: &str) -> Option<String> {
-        let len = word.chars().count();
-        if len < MIN_CORRECTED_LEN
-            || !correctable(word)
-            || is_stop_word(word)
-            || self.count(word) > 0
-        {
+        let edits = normalize::typo_edits(word)?;
+        if !correctable(word) || is_stop_word(word) || self.count(word) > 0 {
             return None;
         }
-        let edits = max_edits(len);
         let mut variants = Vec::new();
         deletes(word, edits, &mut variants);
         let mut best: Option<(usize, u32, u32)> = None; // (distance, count, id)
