@@ -5,15 +5,14 @@
 use crate::doc::SearchDoc;
 use crate::filters::Filters;
 use crate::normalize::{self, is_stop_word};
+use crate::price_filter::{PriceRangeQuery, PriceSets};
 use crate::synonyms::Synonyms;
 use crate::SearchError;
-use std::ops::Bound;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, RangeQuery,
-    TermQuery,
+    AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery,
 };
 use tantivy::schema::{
     Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, STRING,
@@ -125,6 +124,8 @@ pub struct LexicalIndex {
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
     fields: Fields,
+    /// Price constraints' document sets, remembered per segment ([`crate::price_filter`]).
+    price_sets: Arc<PriceSets>,
 }
 
 /// A retrieval request against the text index.
@@ -176,6 +177,7 @@ impl LexicalIndex {
             reader,
             writer: Mutex::new(writer),
             fields,
+            price_sets: Arc::default(),
         })
     }
 
@@ -362,13 +364,14 @@ impl LexicalIndex {
         let f = self.fields;
         let mut out: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         if filters.price_min.is_some() || filters.price_max.is_some() {
-            let lo = filters.price_min.map_or(Bound::Unbounded, |v| {
-                Bound::Included(Term::from_field_f64(f.price, v))
-            });
-            let hi = filters.price_max.map_or(Bound::Unbounded, |v| {
-                Bound::Included(Term::from_field_f64(f.price, v))
-            });
-            out.push((Occur::Must, Box::new(RangeQuery::new(lo, hi))));
+            out.push((
+                Occur::Must,
+                Box::new(PriceRangeQuery::new(
+                    filters.price_min,
+                    filters.price_max,
+                    self.price_sets.clone(),
+                )),
+            ));
         }
         if filters.in_stock {
             out.push((
@@ -445,6 +448,12 @@ impl LexicalIndex {
             .search(&query, &KeysUpTo { limit })
             .map_err(tantivy_err)?;
         Ok((matched <= limit).then_some(keys))
+    }
+
+    /// How many price ranges are remembered (tests check that a repeated range is reused).
+    #[cfg(test)]
+    pub(crate) fn price_sets_len(&self) -> usize {
+        self.price_sets.len()
     }
 
     /// The `limit` best products for the query among those passing the filters, and the matched count.

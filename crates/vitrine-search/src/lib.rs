@@ -29,6 +29,7 @@ pub mod lambdamart;
 pub mod lexical;
 pub mod ltr;
 pub mod normalize;
+pub mod price_filter;
 pub mod query;
 pub mod reload;
 pub mod rules;
