@@ -10,10 +10,12 @@
 
 use rustc_hash::FxHashMap;
 use std::sync::{Arc, Mutex};
-use tantivy_common::BitSet;
-use tantivy::query::{BitSetDocSet, ConstScorer, EnableScoring, Explanation, Query, Scorer, Weight};
 use tantivy::index::SegmentId;
+use tantivy::query::{
+    BitSetDocSet, ConstScorer, EnableScoring, Explanation, Query, Scorer, Weight,
+};
 use tantivy::{DocId, Score, SegmentReader, TantivyError};
+use tantivy_common::BitSet;
 
 /// Memory the remembered sets may take before they are all dropped (a 100,000-document segment's set
 /// is 12.5 KB, so this holds thousands of ranges of a catalog that size).
@@ -186,7 +188,11 @@ mod tests {
     #[test]
     fn bounds_are_inclusive_and_open_sides_unbounded() {
         let index = LexicalIndex::open(None).expect("index");
-        index_at(&index, &[("a", 5.0), ("b", 20.0), ("c", 40.0), ("d", 80.0)], 1);
+        index_at(
+            &index,
+            &[("a", 5.0), ("b", 20.0), ("c", 40.0), ("d", 80.0)],
+            1,
+        );
         assert_eq!(within(&index, Some(20.0), Some(40.0)), keys(&["b", "c"]));
         assert_eq!(within(&index, None, Some(20.0)), keys(&["a", "b"]));
         assert_eq!(within(&index, Some(40.5), None), keys(&["d"]));
