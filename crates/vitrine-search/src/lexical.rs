@@ -99,7 +99,10 @@ fn schema() -> (Schema, Fields) {
         description: b.add_text_field("description", stemmed),
         facets_exact: b.add_text_field("facets_exact", exact),
         kv: b.add_text_field("kv", STRING),
-        price: b.add_f64_field("price", NumericOptions::default().set_indexed().set_fast()),
+        price: b.add_f64_field(
+            crate::price_filter::PRICE_FIELD,
+            NumericOptions::default().set_indexed().set_fast(),
+        ),
         available: b.add_u64_field(
             "available",
             NumericOptions::default().set_indexed().set_fast(),

@@ -21,8 +21,8 @@ use tantivy_common::BitSet;
 /// is 12.5 KB, so this holds thousands of ranges of a catalog that size).
 const MAX_BYTES: usize = 32 << 20;
 
-/// The fast field the constraint reads.
-const PRICE_FIELD: &str = "price";
+/// The fast field the constraint reads (the text index's schema declares it under this name).
+pub(crate) const PRICE_FIELD: &str = "price";
 
 /// The per-segment sets of documents within a price range, shared by all searches of one index.
 #[derive(Default)]
@@ -62,8 +62,10 @@ impl PriceSets {
                 sets.by_range.clear();
                 sets.bytes = 0;
             }
-            sets.bytes += size;
-            sets.by_range.insert(key, set.clone());
+            // A concurrent search may have stored the same range meanwhile: count its bytes once.
+            if sets.by_range.insert(key, set.clone()).is_none() {
+                sets.bytes += size;
+            }
         }
         Ok(set)
     }

@@ -18,9 +18,8 @@
 
 use crate::doc::SearchDoc;
 use crate::normalize::{self, is_stop_word};
-use rustc_hash::{FxHashMap, FxHasher};
+use rustc_hash::FxHashMap;
 use serde::Serialize;
-use std::hash::Hasher;
 use utoipa::ToSchema;
 
 /// Shortest dictionary word that corrections may produce.
@@ -46,12 +45,6 @@ pub struct Speller {
     words: Vec<String>,
     /// (hash of a delete variant, word id), sorted by hash.
     deletes: Vec<(u64, u32)>,
-}
-
-fn hash(s: &str) -> u64 {
-    let mut h = FxHasher::default();
-    h.write(s.as_bytes());
-    h.finish()
 }
 
 /// Every string obtained from `word` by deleting at most `edits` characters (the word included).
@@ -138,7 +131,11 @@ impl Speller {
             let edits = if w.chars().count() >= 7 { 2 } else { 1 };
             variants.clear();
             deletes(w, edits, &mut variants);
-            index.extend(variants.iter().map(|v| (hash(v), id as u32)));
+            index.extend(
+                variants
+                    .iter()
+                    .map(|v| (normalize::text_hash(v), id as u32)),
+            );
         }
         index.sort_unstable();
         index.dedup();
@@ -165,7 +162,7 @@ impl Speller {
         deletes(word, edits, &mut variants);
         let mut best: Option<(usize, u32, u32)> = None; // (distance, count, id)
         for v in &variants {
-            let h = hash(v);
+            let h = normalize::text_hash(v);
             let start = self.deletes.partition_point(|(k, _)| *k < h);
             for &(_, id) in self.deletes[start..].iter().take_while(|(k, _)| *k == h) {
                 let candidate = &self.words[id as usize];
