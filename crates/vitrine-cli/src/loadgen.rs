@@ -6,6 +6,9 @@
 //! round to sending it (wrk2's correction for coordinated omission): when the server falls behind, the
 //! wait counts against it. A closed loop's latency is mostly queueing (p50 ≈ clients ÷ throughput), so a
 //! latency goal is only meaningful at a stated rate.
+//!
+//! With `LOADGEN_TIMELINE=FILE` in the environment every answered request is appended to FILE with its send
+//! time and latency, to tell a steady tail from a few stalled seconds.
 
 use crate::bench::percentile;
 use rand::SeedableRng;
@@ -111,7 +114,10 @@ where
                             || (allow_404 && r.status() == reqwest::StatusCode::NOT_FOUND) =>
                     {
                         let _ = r.bytes().await;
-                        latencies.push(scheduled.elapsed().as_secs_f64() * 1e3);
+                        latencies.push((
+                            (scheduled - started).as_secs_f64(),
+                            scheduled.elapsed().as_secs_f64() * 1e3,
+                        ));
                     }
                     _ => errors += 1,
                 }
@@ -120,13 +126,17 @@ where
             (latencies, errors)
         }));
     }
-    let (mut all, mut errors) = (Vec::with_capacity(requests), 0);
+    let (mut timeline, mut errors) = (Vec::with_capacity(requests), 0);
     for t in tasks {
         let (latencies, e) = t.await?;
-        all.extend(latencies);
+        timeline.extend(latencies);
         errors += e;
     }
     let secs = started.elapsed().as_secs_f64();
+    if let Ok(path) = std::env::var("LOADGEN_TIMELINE") {
+        write_timeline(&path, &pace, &mut timeline)?;
+    }
+    let mut all: Vec<f64> = timeline.iter().map(|&(_, ms)| ms).collect();
     all.sort_by(f64::total_cmp);
     Ok(Load {
         qps: all.len() as f64 / secs,
@@ -137,6 +147,23 @@ where
         n: all.len(),
         errors,
     })
+}
+
+/// Appends one line per answered request (`pace  seconds-since-start  latency-ms`, in send order) to
+/// `path`, so a tail can be told apart from a stall: a few slow seconds show as a cluster.
+fn write_timeline(path: &str, pace: &Pace, timeline: &mut [(f64, f64)]) -> anyhow::Result<()> {
+    use std::io::Write;
+    timeline.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut out = std::io::BufWriter::new(
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?,
+    );
+    for (at, ms) in timeline.iter() {
+        writeln!(out, "{pace}\t{at:.4}\t{ms:.3}")?;
+    }
+    Ok(())
 }
 
 /// Parses a comma-separated list of offered rates ("200,400").

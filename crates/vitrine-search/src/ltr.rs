@@ -9,6 +9,7 @@ use crate::doc::SearchDoc;
 use crate::fusion::Fused;
 use crate::lambdamart::{LambdaParams, RankingGroup, TreeEnsemble};
 use crate::normalize::{self, is_stop_word};
+use crate::quantities;
 use crate::SearchError;
 use forust_ml::{GradientBooster, Matrix};
 use serde::{Deserialize, Serialize};
@@ -47,10 +48,22 @@ pub const FEATURES: [&str; N_FEATURES] = [
     "title_words_matched_by_query",
     "letter_trigram_jaccard",
     "share_of_query_words_spelling_corrected",
+    "query_sizes_in_title",
+    "cosine_to_other_top_results",
+    "title_consensus_with_top_results",
 ];
 
 /// Length of a feature vector.
-pub const N_FEATURES: usize = 21;
+pub const N_FEATURES: usize = 24;
+
+/// What the rest of the candidate list says about one candidate ([`crate::list_context`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ListSignals {
+    /// Cosine with the sum of the other top results' vectors (0 without vectors).
+    pub cosine_to_top: f64,
+    /// Mean share of the other top results' titles holding each of this title's words.
+    pub title_consensus: f64,
+}
 
 /// One candidate's features.
 pub type FeatureRow = [f64; N_FEATURES];
@@ -70,6 +83,8 @@ pub struct QueryContext {
     /// Share of the query's words the speller replaced: a corrected word that matches a title
     /// perfectly is weaker evidence than a typed one (the correction may be wrong).
     corrected_share: f64,
+    /// The sizes and other numbers the query states, as values ([`crate::quantities`]).
+    sizes: Vec<f64>,
 }
 
 impl QueryContext {
@@ -87,6 +102,7 @@ impl QueryContext {
         let mut idf = idf(&tokens);
         idf.resize(tokens.len(), 1.0);
         Self {
+            sizes: quantities::values(&text.to_lowercase()),
             trigrams: trigrams(&tokens.concat()),
             tokens,
             idf,
@@ -122,7 +138,13 @@ fn prefix_matches(query_word: &str, title_word: &str) -> bool {
 }
 
 /// The feature vector of one candidate; `cosine` is computed for every candidate by the caller.
-pub fn features(q: &QueryContext, f: &Fused, cosine: Option<f32>, d: &SearchDoc) -> FeatureRow {
+pub fn features(
+    q: &QueryContext,
+    f: &Fused,
+    cosine: Option<f32>,
+    list: ListSignals,
+    d: &SearchDoc,
+) -> FeatureRow {
     let q_tokens = &q.tokens;
     let t_tokens: Vec<&str> = d
         .title_padded()
@@ -238,6 +260,13 @@ pub fn features(q: &QueryContext, f: &Fused, cosine: Option<f32>, d: &SearchDoc)
         title_matched,
         jaccard,
         q.corrected_share,
+        if q.sizes.is_empty() {
+            -1.0
+        } else {
+            quantities::share_matched(&q.sizes, &quantities::values(&d.title.to_lowercase()))
+        },
+        list.cosine_to_top,
+        list.title_consensus,
     ]
 }
 
@@ -465,7 +494,7 @@ mod tests {
             lexical: Some((5.0, 3)),
             semantic: None,
         };
-        features(&q, &f, Some(0.5), &doc(title))
+        features(&q, &f, Some(0.5), ListSignals::default(), &doc(title))
     }
 
     fn at(row: &FeatureRow, name: &str) -> f64 {

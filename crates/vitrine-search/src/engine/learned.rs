@@ -1,12 +1,16 @@
 //! The learned ranker's view of candidates: features for re-ranking and training rows for the evaluation.
 
 use super::{read, SearchEngine};
+use crate::doc::SearchDoc;
 use crate::filters::Filters;
 use crate::fusion::{fuse, Fused, Fusion};
 use crate::lexical::LexicalQuery;
+use crate::list_context;
 use crate::ltr::{self, QueryContext};
 use crate::normalize;
 use crate::SearchError;
+use rustc_hash::FxHashMap;
+use std::sync::Arc;
 
 impl SearchEngine {
     /// Learned-ranker features of fused candidates (cosine computed for every candidate);
@@ -39,12 +43,56 @@ impl SearchEngine {
             cosines.iter().flatten().copied().fold(0.0, f32::max),
         )
         .with_corrections(corrected_words);
+        let signals = self.list_signals(fused, query_vec.is_some(), &docs);
         fused
             .iter()
             .zip(&cosines)
-            .map(|(f, c)| match docs.get(&f.key) {
-                Some(d) => ltr::features(&ctx, f, *c, d),
+            .zip(signals)
+            .map(|((f, c), list)| match docs.get(&f.key) {
+                Some(d) => ltr::features(&ctx, f, *c, list, d),
                 None => [0.0; ltr::N_FEATURES],
+            })
+            .collect()
+    }
+
+    /// Each candidate's resemblance to the other top results ([`list_context`]): cosine with their
+    /// summed vectors (when the query was embedded) and the consensus of title words.
+    fn list_signals(
+        &self,
+        fused: &[Fused],
+        embedded: bool,
+        docs: &FxHashMap<u64, Arc<SearchDoc>>,
+    ) -> Vec<ltr::ListSignals> {
+        let set = list_context::feedback_set(fused);
+        let words: Vec<Vec<String>> = fused
+            .iter()
+            .map(|f| {
+                docs.get(&f.key)
+                    .map_or_else(Vec::new, |d| list_context::title_words(&d.title))
+            })
+            .collect();
+        let consensus = list_context::title_consensus(&words, &set);
+        let mut cosines = vec![0.0; fused.len()];
+        if let (true, Some(v)) = (embedded, &self.vectors) {
+            let members: Vec<Option<Vec<f32>>> = set.iter().map(|&i| v.get(fused[i].key)).collect();
+            let with_vector = members.iter().flatten().count();
+            if let Some(sum) = list_context::centroid(&members) {
+                let norm = sum.iter().map(|x| x * x).sum::<f32>().sqrt();
+                let keys: Vec<u64> = fused.iter().map(|f| f.key).collect();
+                for (i, c) in v.cosines(&sum, &keys).into_iter().enumerate() {
+                    let member = members_has_vector(&set, &members, i);
+                    cosines[i] = c.map_or(0.0, |c| {
+                        f64::from(list_context::cosine_to_others(c, norm, member, with_vector))
+                    });
+                }
+            }
+        }
+        cosines
+            .into_iter()
+            .zip(consensus)
+            .map(|(cosine_to_top, title_consensus)| ltr::ListSignals {
+                cosine_to_top,
+                title_consensus,
             })
             .collect()
     }
@@ -88,4 +136,11 @@ impl SearchEngine {
             .filter_map(|(f, x)| docs.get(&f.key).map(|d| (d.id.clone(), x)))
             .collect())
     }
+}
+
+/// Whether candidate `i`, a member of the feedback set, contributed a vector to its sum.
+fn members_has_vector(set: &[usize], members: &[Option<Vec<f32>>], i: usize) -> bool {
+    set.binary_search(&i)
+        .ok()
+        .is_some_and(|at| members[at].is_some())
 }
