@@ -8,7 +8,7 @@
 //! not credited for resembling itself.
 
 use crate::fusion::Fused;
-use crate::normalize::{self, is_stop_word};
+use crate::normalize::is_stop_word;
 use std::collections::HashMap;
 
 /// Ranks (1-based) in either retriever's list that make a candidate part of the feedback set.
@@ -27,11 +27,13 @@ pub fn feedback_set(fused: &[Fused]) -> Vec<usize> {
         .collect()
 }
 
-/// Distinct non-stop words of a title, sorted.
-pub fn title_words(title: &str) -> Vec<String> {
-    let mut words: Vec<String> = normalize::tokens(title)
-        .into_iter()
+/// Distinct non-stop words of a title, sorted, from its normalised form ([`crate::normalize::padded`], which
+/// the doc table already holds, so no title is tokenised again per search).
+pub fn title_words(padded_title: &str) -> Vec<String> {
+    let mut words: Vec<String> = padded_title
+        .split_whitespace()
         .filter(|w| !is_stop_word(w))
+        .map(str::to_string)
         .collect();
     words.sort_unstable();
     words.dedup();
@@ -100,6 +102,7 @@ pub fn cosine_to_others(cos_with_sum: f32, sum_norm: f32, member: bool, members:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::normalize;
 
     fn fused(lexical: Option<usize>, semantic: Option<usize>) -> Fused {
         Fused {
@@ -130,7 +133,7 @@ mod tests {
             "Coating Brush",
         ]
         .iter()
-        .map(|t| title_words(t))
+        .map(|t| title_words(&normalize::padded(t)))
         .collect();
         let c = title_consensus(&words, &[0, 1, 2]);
         // Member 0: "coating" in 1 of 2 others, "deck" in 2 of 2, "wood" in 0 → 3 / (3 × 2).

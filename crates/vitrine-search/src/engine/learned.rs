@@ -68,7 +68,7 @@ impl SearchEngine {
             .iter()
             .map(|f| {
                 docs.get(&f.key)
-                    .map_or_else(Vec::new, |d| list_context::title_words(&d.title))
+                    .map_or_else(Vec::new, |d| list_context::title_words(d.title_padded()))
             })
             .collect();
         let consensus = list_context::title_consensus(&words, &set);
