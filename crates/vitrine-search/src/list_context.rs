@@ -29,11 +29,10 @@ pub fn feedback_set(fused: &[Fused]) -> Vec<usize> {
 
 /// Distinct non-stop words of a title, sorted, from its normalised form ([`crate::normalize::padded`], which
 /// the doc table already holds, so no title is tokenised again per search).
-pub fn title_words(padded_title: &str) -> Vec<String> {
-    let mut words: Vec<String> = padded_title
+pub fn title_words(padded_title: &str) -> Vec<&str> {
+    let mut words: Vec<&str> = padded_title
         .split_whitespace()
         .filter(|w| !is_stop_word(w))
-        .map(str::to_string)
         .collect();
     words.sort_unstable();
     words.dedup();
@@ -43,11 +42,11 @@ pub fn title_words(padded_title: &str) -> Vec<String> {
 /// For each candidate, the mean over its title words of the share of the other feedback titles that
 /// contain the word (0 when the feedback set has no other member). `words[i]` is candidate `i`'s
 /// [`title_words`].
-pub fn title_consensus(words: &[Vec<String>], set: &[usize]) -> Vec<f64> {
+pub fn title_consensus(words: &[Vec<&str>], set: &[usize]) -> Vec<f64> {
     let mut holders: HashMap<&str, usize> = HashMap::new();
     for &i in set {
         for w in &words[i] {
-            *holders.entry(w.as_str()).or_default() += 1;
+            *holders.entry(w).or_default() += 1;
         }
     }
     words
@@ -61,7 +60,7 @@ pub fn title_consensus(words: &[Vec<String>], set: &[usize]) -> Vec<f64> {
             }
             let shared: usize = own
                 .iter()
-                .map(|w| holders.get(w.as_str()).copied().unwrap_or(0) - usize::from(member))
+                .map(|w| holders.get(w).copied().unwrap_or(0) - usize::from(member))
                 .sum();
             shared as f64 / (own.len() * others) as f64
         })
@@ -126,15 +125,16 @@ mod tests {
 
     #[test]
     fn consensus_counts_other_members_only() {
-        let words: Vec<Vec<String>> = [
+        let padded: Vec<String> = [
             "Deck Coating Wood",
             "Deck Coating Concrete",
             "Deck Screws",
             "Coating Brush",
         ]
         .iter()
-        .map(|t| title_words(&normalize::padded(t)))
+        .map(|t| normalize::padded(t))
         .collect();
+        let words: Vec<Vec<&str>> = padded.iter().map(|t| title_words(t)).collect();
         let c = title_consensus(&words, &[0, 1, 2]);
         // Member 0: "coating" in 1 of 2 others, "deck" in 2 of 2, "wood" in 0 → 3 / (3 × 2).
         assert!((c[0] - 0.5).abs() < 1e-9);

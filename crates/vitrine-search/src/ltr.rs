@@ -102,7 +102,7 @@ impl QueryContext {
         let mut idf = idf(&tokens);
         idf.resize(tokens.len(), 1.0);
         Self {
-            sizes: quantities::values(&text.to_lowercase()),
+            sizes: quantities::values(text),
             trigrams: trigrams(&tokens.concat()),
             tokens,
             idf,
@@ -263,7 +263,7 @@ pub fn features(
         if q.sizes.is_empty() {
             -1.0
         } else {
-            quantities::share_matched(&q.sizes, &quantities::values(&d.title.to_lowercase()))
+            quantities::share_matched(&q.sizes, &quantities::values(&d.title))
         },
         list.cosine_to_top,
         list.title_consensus,

@@ -16,7 +16,7 @@ pub fn values(text: &str) -> Vec<f64> {
             || (chars[i] == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit));
         // A number glued to letters on its left is part of a code ("wm624"), not a size; the "x" of
         // "9x12" is a separator.
-        let by_x = i >= 2 && chars[i - 1] == 'x' && chars[i - 2].is_ascii_digit();
+        let by_x = i >= 2 && matches!(chars[i - 1], 'x' | 'X') && chars[i - 2].is_ascii_digit();
         let glued = i > 0 && chars[i - 1].is_alphabetic() && !by_x;
         if !starts_number {
             i += 1;

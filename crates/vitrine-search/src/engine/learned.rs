@@ -64,7 +64,7 @@ impl SearchEngine {
         docs: &FxHashMap<u64, Arc<SearchDoc>>,
     ) -> Vec<ltr::ListSignals> {
         let set = list_context::feedback_set(fused);
-        let words: Vec<Vec<String>> = fused
+        let words: Vec<Vec<&str>> = fused
             .iter()
             .map(|f| {
                 docs.get(&f.key)
