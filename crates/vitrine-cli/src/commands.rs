@@ -78,9 +78,10 @@ pub async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Reindex => {
+        Command::Reindex { text_only } => {
             let store = Arc::new(open_store(&config).await?);
-            let r = crate::search::reindex(&config, store.clone() as Arc<dyn Store>).await;
+            let r =
+                crate::search::reindex(&config, store.clone() as Arc<dyn Store>, text_only).await;
             store.close().await;
             r
         }

@@ -101,7 +101,12 @@ pub enum Command {
     /// Print store counts.
     Stats,
     /// Rebuild the search indexes (text and vectors) from the store.
-    Reindex,
+    Reindex {
+        /// Rebuild only the text index and keep the product vectors (after a change of text analysis,
+        /// stemming or synonyms in fields, where embedding every product again would be wasted).
+        #[arg(long)]
+        text_only: bool,
+    },
     /// Model weights and quick model calls.
     Models {
         #[command(subcommand)]

@@ -112,13 +112,25 @@ pub async fn rebuild(
     text_progress: &(dyn Fn(i64, i64) + Sync),
     vector_progress: &(dyn Fn(i64, i64) + Sync),
 ) -> Result<(usize, usize), SearchError> {
-    engine.lexical().clear()?;
     if let Some(v) = engine.vectors() {
         v.clear()?;
     }
-    let text = catch_up_text(engine, store, text_progress).await?;
+    let text = rebuild_text(engine, store, text_progress).await?;
     let vectors = catch_up_vectors(engine, store, vector_progress).await?;
     Ok((text, vectors))
+}
+
+/// Rebuilds only the text index (after a change of analysis, such as stemming or fields, where the
+/// product vectors are still valid) and compacts it to one segment; returns how many products it read.
+pub async fn rebuild_text(
+    engine: &SearchEngine,
+    store: &dyn Store,
+    progress: &(dyn Fn(i64, i64) + Sync),
+) -> Result<usize, SearchError> {
+    engine.lexical().clear()?;
+    let text = catch_up_text(engine, store, progress).await?;
+    engine.lexical().compact()?;
+    Ok(text)
 }
 
 /// Runs both followers until the process ends: they wake on `changed` (write routes notify it) or every
