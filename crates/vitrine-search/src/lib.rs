@@ -85,8 +85,13 @@ pub struct SearchConfig {
     pub enabled: bool,
     /// How lexical and semantic lists are fused.
     pub fusion: Fusion,
-    /// Candidates taken from each retriever.
+    /// Candidates taken from each retriever for the learned ranker's pool.
     pub candidates: usize,
+    /// Semantic candidates when no learned ranker re-ranks them (weighted or RRF fusion). The vector
+    /// walk's cost grows with how many it must return, and with these fusions a product beyond the first
+    /// 100 of the semantic list almost never reaches a page: on the Home Depot judgments, 100 instead of
+    /// 200 moved weighted-fusion NDCG@10 by 0.0002 (docs/search.md, session 20).
+    pub semantic_candidates: usize,
     /// Facet counts cover at most this many of the best matches.
     pub facet_sample: usize,
     /// Values listed per facet.
@@ -123,6 +128,7 @@ impl Default for SearchConfig {
             enabled: true,
             fusion: Fusion::default(),
             candidates: 200,
+            semantic_candidates: 100,
             facet_sample: 1_000,
             facet_values: 20,
             cache_capacity: 20_000,

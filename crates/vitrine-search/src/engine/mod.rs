@@ -670,10 +670,16 @@ impl SearchEngine {
             lexical = hits.hits;
             lexical.truncate(depth);
         }
+        let how = r.fusion.unwrap_or(self.config.fusion);
+        let semantic_depth = if how == Fusion::Learned {
+            depth
+        } else {
+            depth.min(self.config.semantic_candidates.max(r.offset + r.limit))
+        };
         let mut semantic = Vec::new();
         let mut query_vec = None;
         if r.retrieval != Retrieval::Lexical {
-            match self.semantic(&parsed.text, filters, depth).await {
+            match self.semantic(&parsed.text, filters, semantic_depth).await {
                 Ok((s, q)) => {
                     semantic = s;
                     query_vec = Some(q);
@@ -698,7 +704,6 @@ impl SearchEngine {
                 total += 1;
             }
         }
-        let how = r.fusion.unwrap_or(self.config.fusion);
         let mut fused = fuse(&lexical, &semantic, how);
         if how == Fusion::Learned {
             let ranker = self.ranker.read().ok().and_then(|r| r.clone());
