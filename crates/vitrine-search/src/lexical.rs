@@ -12,13 +12,17 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery,
+    AllQuery, BooleanQuery, BoostQuery, EnableScoring, FuzzyTermQuery, Occur, PhraseQuery, Query,
+    TermQuery,
 };
 use tantivy::schema::{
     Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, STRING,
 };
 use tantivy::tokenizer::TokenStream;
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
+use tantivy::{
+    DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term,
+    TERMINATED,
+};
 
 /// Relative weight of a match in each field.
 const BOOSTS: [(FieldName, f32); 5] = [
@@ -467,12 +471,30 @@ impl LexicalIndex {
         }
         let query = BooleanQuery::new(clauses);
         let searcher = self.reader.searcher();
-        // One pass: count every match, keep keys only while within the limit (a Count pass followed by a
-        // DocSetCollector pass scanned the price column twice and hashed every address).
-        let (matched, keys) = searcher
-            .search(&query, &KeysUpTo { limit })
+        // Walk the matches ourselves and stop at the first one past the limit: most constraints are broad
+        // ("under $200", "for men") and a collector would have to visit every match only to learn that.
+        let weight = query
+            .weight(EnableScoring::disabled_from_searcher(&searcher))
             .map_err(tantivy_err)?;
-        Ok((matched <= limit).then_some(keys))
+        let mut keys = Vec::new();
+        let mut matched = 0;
+        for reader in searcher.segment_readers() {
+            let column = reader.fast_fields().u64("key").map_err(tantivy_err)?;
+            let alive = reader.alive_bitset();
+            let mut scorer = weight.scorer(reader, 1.0).map_err(tantivy_err)?;
+            let mut doc = scorer.doc();
+            while doc != TERMINATED {
+                if alive.is_none_or(|a| a.is_alive(doc)) {
+                    matched += 1;
+                    if matched > limit {
+                        return Ok(None);
+                    }
+                    keys.extend(column.first(doc));
+                }
+                doc = scorer.advance();
+            }
+        }
+        Ok(Some(keys))
     }
 
     /// How many price ranges are remembered (tests check that a repeated range is reused).
@@ -516,68 +538,5 @@ impl LexicalIndex {
             }
         }
         Ok(LexicalHits { hits, total })
-    }
-}
-
-/// Counts all matches and collects the `key` of at most `limit` of them (per segment; the caller discards
-/// the keys when the total is over the limit, so nothing partial is ever used).
-struct KeysUpTo {
-    limit: usize,
-}
-
-/// [`KeysUpTo`] for one segment.
-struct SegmentKeysUpTo {
-    column: tantivy::columnar::Column<u64>,
-    limit: usize,
-    matched: usize,
-    keys: Vec<u64>,
-}
-
-impl tantivy::collector::Collector for KeysUpTo {
-    type Fruit = (usize, Vec<u64>);
-    type Child = SegmentKeysUpTo;
-
-    fn for_segment(
-        &self,
-        _segment: tantivy::SegmentOrdinal,
-        reader: &tantivy::SegmentReader,
-    ) -> tantivy::Result<SegmentKeysUpTo> {
-        Ok(SegmentKeysUpTo {
-            column: reader.fast_fields().u64("key")?,
-            limit: self.limit,
-            matched: 0,
-            keys: Vec::new(),
-        })
-    }
-
-    fn requires_scoring(&self) -> bool {
-        false
-    }
-
-    fn merge_fruits(&self, fruits: Vec<(usize, Vec<u64>)>) -> tantivy::Result<(usize, Vec<u64>)> {
-        let mut matched = 0;
-        let mut keys = Vec::new();
-        for (n, k) in fruits {
-            matched += n;
-            if matched <= self.limit {
-                keys.extend(k);
-            }
-        }
-        Ok((matched, keys))
-    }
-}
-
-impl tantivy::collector::SegmentCollector for SegmentKeysUpTo {
-    type Fruit = (usize, Vec<u64>);
-
-    fn collect(&mut self, doc: tantivy::DocId, _score: tantivy::Score) {
-        self.matched += 1;
-        if self.keys.len() < self.limit {
-            self.keys.extend(self.column.first(doc));
-        }
-    }
-
-    fn harvest(self) -> (usize, Vec<u64>) {
-        (self.matched, self.keys)
     }
 }

@@ -278,9 +278,14 @@ impl VectorIndex {
         let inner = self.inner.read().map_err(|_| SearchError::Poisoned)?;
         let q = to_i8(query);
         let q_norm = (q.iter().map(|&x| i32::from(x) * i32::from(x)).sum::<i32>() as f32).sqrt();
-        let mut scored: Vec<(u64, f32)> = keys
-            .iter()
-            .filter_map(|&key| Some((key, inner.flat.cosine_i8(&q, q_norm, key)?)))
+        if q_norm == 0.0 {
+            return Ok(Vec::new());
+        }
+        let mut scored: Vec<(u64, f32)> = inner
+            .flat
+            .locate(keys)
+            .into_iter()
+            .map(|(key, slot)| (key, inner.flat.cosine_i8_at(&q, q_norm, slot)))
             .collect();
         if scored.len() > k {
             scored.select_nth_unstable_by(k, |a, b| b.1.total_cmp(&a.1));

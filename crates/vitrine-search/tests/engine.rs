@@ -317,3 +317,22 @@ async fn compacting_keeps_every_answer_and_the_change_feed_position() {
     assert_eq!(after_linen, before_linen);
     assert_eq!(ids(&engine, &req("corduroy")).await, ["SKU-003"]);
 }
+
+#[tokio::test]
+async fn the_exact_filter_set_is_complete_counts_only_live_rows_and_gives_up_past_its_limit() {
+    let (engine, products) = engine_with(40, SearchConfig::default());
+    // A second version of a red product: its first row is deleted, not counted twice.
+    engine.apply_text(&products[..1], 2).unwrap();
+    let mut red = Filters::default();
+    red.attributes.insert("colour".into(), vec!["red".into()]);
+    let mut keys = engine.lexical().filtered_keys(&red, 8).unwrap().unwrap();
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!(keys.len(), 8, "every fifth of 40 products is red");
+    assert_eq!(engine.lexical().filtered_keys(&red, 7).unwrap(), None);
+    assert_eq!(
+        engine.lexical().filtered_keys(&Filters::default(), 100).unwrap(),
+        None,
+        "no constraint: nothing to list"
+    );
+}

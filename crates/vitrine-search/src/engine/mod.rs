@@ -747,9 +747,17 @@ impl SearchEngine {
         // hashing or cloning names and values per product was the largest single cost of an uncached search.
         let wanted: Vec<u64> = names.iter().map(|n| facet_code(n, "")).collect();
         let mut counts: Vec<FxHashMap<u64, (&str, u32)>> = vec![FxHashMap::default(); names.len()];
-        for key in keys.iter().take(self.config.facet_sample) {
-            let Some(d) = docs.get(key) else { continue };
-            for (j, &(name_code, value_code)) in d.facet_codes.iter().enumerate() {
+        // Every product costs three cache misses before it can be counted: its map slot, its record and
+        // its codes. Taken one product at a time, each miss is waited for in turn; two tight passes first
+        // (find the records, then read where their codes are) let the processor overlap them.
+        let found: Vec<&SearchDoc> = keys
+            .iter()
+            .take(self.config.facet_sample)
+            .filter_map(|k| docs.get(k).map(Arc::as_ref))
+            .collect();
+        let codes: Vec<&[(u64, u64)]> = found.iter().map(|d| &*d.facet_codes).collect();
+        for (d, codes) in found.iter().zip(codes) {
+            for (j, &(name_code, value_code)) in codes.iter().enumerate() {
                 if let Some(i) = wanted.iter().position(|&w| w == name_code) {
                     let slot = counts[i].entry(value_code).or_insert(("", 0));
                     if slot.1 == 0 {
