@@ -331,7 +331,10 @@ async fn the_exact_filter_set_is_complete_counts_only_live_rows_and_gives_up_pas
     assert_eq!(keys.len(), 8, "every fifth of 40 products is red");
     assert_eq!(engine.lexical().filtered_keys(&red, 7).unwrap(), None);
     assert_eq!(
-        engine.lexical().filtered_keys(&Filters::default(), 100).unwrap(),
+        engine
+            .lexical()
+            .filtered_keys(&Filters::default(), 100)
+            .unwrap(),
         None,
         "no constraint: nothing to list"
     );
