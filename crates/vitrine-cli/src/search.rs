@@ -45,36 +45,25 @@ pub async fn start(
     Ok(engine)
 }
 
-/// `vitrine reindex`: drops both indexes and rebuilds them from the store with progress bars.
+/// `vitrine reindex`: drops both indexes (only the text index with `text_only`) and rebuilds them from
+/// the store with progress bars.
 pub async fn reindex(
     config: &Config,
     store: Arc<dyn Store>,
     text_only: bool,
 ) -> anyhow::Result<()> {
     let dir = index_dir(&config.store.path);
-    if text_only {
-        let engine = SearchEngine::open(config.search.clone(), Some(&dir), None)?;
-        let latest = store.latest_product_change().await?.max(1) as u64;
-        let bar = progress::items(latest, "text");
-        let started = std::time::Instant::now();
-        let text = sync::rebuild_text(&engine, store.as_ref(), &|done, _| {
-            bar.set_position(done as u64)
-        })
-        .await?;
-        bar.finish();
-        println!(
-            "reindexed {text} catalog changes into the text index ({} segment) in {:.1} s ({})",
-            engine.lexical().segments(),
-            started.elapsed().as_secs_f64(),
-            dir.display()
-        );
-        return Ok(());
-    }
-    let embedder = crate::models::backends(config).embedder;
-    if let Err(reason) = &embedder {
-        eprintln!("warning: no embedding model ({reason}); rebuilding the text index only");
-    }
-    let engine = SearchEngine::open(config.search.clone(), Some(&dir), embedder.ok())?;
+    // Without an embedder the engine has no vector index, so the rebuild leaves the vectors as they are.
+    let embedder = if text_only {
+        None
+    } else {
+        let embedder = crate::models::backends(config).embedder;
+        if let Err(reason) = &embedder {
+            eprintln!("warning: no embedding model ({reason}); rebuilding the text index only");
+        }
+        embedder.ok()
+    };
+    let engine = SearchEngine::open(config.search.clone(), Some(&dir), embedder)?;
     let latest = store.latest_product_change().await?.max(1) as u64;
     let text_bar = progress::items(latest, "text");
     let vector_bar = progress::items(latest, "vectors");
@@ -89,7 +78,8 @@ pub async fn reindex(
     text_bar.finish();
     vector_bar.finish();
     println!(
-        "reindexed {text} catalog changes into the text index and embedded {vectors} products in {:.1} s ({})",
+        "reindexed {text} catalog changes into the text index ({} segment) and embedded {vectors} products in {:.1} s ({})",
+        engine.lexical().segments(),
         started.elapsed().as_secs_f64(),
         dir.display()
     );

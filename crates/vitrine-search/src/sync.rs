@@ -120,9 +120,8 @@ pub async fn rebuild(
     Ok((text, vectors))
 }
 
-/// Rebuilds only the text index (after a change of analysis, such as stemming or fields, where the
-/// product vectors are still valid) and compacts it to one segment; returns how many products it read.
-pub async fn rebuild_text(
+/// Rebuilds the text index and compacts it to one segment; returns how many products it read.
+async fn rebuild_text(
     engine: &SearchEngine,
     store: &dyn Store,
     progress: &(dyn Fn(i64, i64) + Sync),

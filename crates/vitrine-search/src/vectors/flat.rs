@@ -94,13 +94,6 @@ impl FlatVectors {
         dot / (query_norm * self.norms[slot as usize])
     }
 
-    /// Cosine of an int8 query (with its norm) and a stored row; `None` when the product has no vector.
-    #[cfg(test)]
-    fn cosine_i8(&self, query: &[i8], query_norm: f32, key: u64) -> Option<f32> {
-        let (row, norm) = self.row(key)?;
-        (query_norm > 0.0).then(|| dot_i8(query, row) as f32 / (query_norm * norm))
-    }
-
     /// Cosine of a float query and a stored row (the row's scale cancels out).
     pub(crate) fn cosine_f32(&self, query: &[f32], query_norm: f32, key: u64) -> Option<f32> {
         let (row, norm) = self.row(key)?;
@@ -117,6 +110,14 @@ impl FlatVectors {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl FlatVectors {
+        /// One product's cosine through the serving path (`None` without a vector).
+        fn cosine_i8(&self, query: &[i8], query_norm: f32, key: u64) -> Option<f32> {
+            let (_, slot) = self.locate(&[key]).pop()?;
+            Some(self.cosine_i8_at(query, query_norm, slot))
+        }
+    }
 
     #[test]
     fn rows_are_replaced_removed_and_their_slots_reused() {
