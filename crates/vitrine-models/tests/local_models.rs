@@ -98,6 +98,12 @@ async fn semantic_neighbours_make_sense() {
         .await
         .unwrap();
     assert!(cosine(&v[0], &v[1]) > cosine(&v[0], &v[2]) + 0.2);
+    // The loaded-server path (one core) computes the same vectors.
+    let one = e
+        .embed_on_one_core(vec!["waterproof hiking boots".into()])
+        .await
+        .unwrap();
+    assert!(cosine(&one[0], &v[0]) > 0.99999);
 }
 
 #[test]

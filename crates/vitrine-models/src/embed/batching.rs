@@ -7,15 +7,29 @@ use super::Embedder;
 use crate::ModelError;
 use async_trait::async_trait;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 /// Most texts merged into one forward.
 const MAX_MERGED_TEXTS: usize = 64;
+/// Calls arriving closer together than this mean a loaded server (100 or more a second, where a 2-core
+/// machine is about a third busy with searches): forwards then run on one core.
+const BUSY_GAP: Duration = Duration::from_millis(10);
 
 type Job = (
     Vec<String>,
     oneshot::Sender<Result<Vec<Vec<f32>>, ModelError>>,
+    Instant,
 );
+
+/// Whether a batch arrived under load: several calls queued while the last forward ran, or its first
+/// call came right after the previous batch's last one.
+fn under_load(jobs: &[Job], previous_arrival: Option<Instant>) -> bool {
+    jobs.len() > 1
+        || previous_arrival
+            .zip(jobs.first())
+            .is_some_and(|(before, first)| first.2.saturating_duration_since(before) < BUSY_GAP)
+}
 
 /// Wraps an embedder so concurrent calls are merged into batches by a single worker.
 pub struct BatchingEmbedder {
@@ -29,6 +43,7 @@ impl BatchingEmbedder {
         let (queue, mut rx) = mpsc::unbounded_channel::<Job>();
         let worker = inner.clone();
         tokio::spawn(async move {
+            let mut previous_arrival = None;
             while let Some(first) = rx.recv().await {
                 let mut jobs = vec![first];
                 let mut texts: usize = jobs[0].0.len();
@@ -42,16 +57,23 @@ impl BatchingEmbedder {
                     }
                 }
                 let merged: Vec<String> = jobs.iter().flat_map(|j| j.0.iter().cloned()).collect();
-                match worker.embed(merged).await {
+                let loaded = under_load(&jobs, previous_arrival);
+                previous_arrival = jobs.last().map(|j| j.2);
+                let result = if loaded {
+                    worker.embed_on_one_core(merged).await
+                } else {
+                    worker.embed(merged).await
+                };
+                match result {
                     Ok(mut vectors) => {
-                        for (texts, reply) in jobs.into_iter().rev() {
+                        for (texts, reply, _) in jobs.into_iter().rev() {
                             let mine = vectors.split_off(vectors.len() - texts.len());
                             let _ = reply.send(Ok(mine));
                         }
                     }
                     Err(_) => {
                         // One bad text must not fail the others: retry each call on its own.
-                        for (texts, reply) in jobs {
+                        for (texts, reply, _) in jobs {
                             let _ = reply.send(worker.embed(texts).await);
                         }
                     }
@@ -74,7 +96,7 @@ impl Embedder for BatchingEmbedder {
         super::check_inputs(&texts)?;
         let (tx, rx) = oneshot::channel();
         self.queue
-            .send((texts, tx))
+            .send((texts, tx, Instant::now()))
             .map_err(|_| ModelError::Runtime("embedding worker stopped".into()))?;
         rx.await
             .map_err(|_| ModelError::Runtime("embedding worker dropped the request".into()))?
@@ -105,6 +127,20 @@ mod tests {
             }
             Ok(texts.iter().map(|t| vec![t.len() as f32]).collect())
         }
+    }
+
+    #[test]
+    fn load_is_merged_calls_or_calls_in_quick_succession() {
+        let job = |at: Instant| -> Job { (Vec::new(), oneshot::channel().0, at) };
+        let t = Instant::now();
+        assert!(!under_load(&[job(t)], None), "a lone first call");
+        assert!(under_load(&[job(t), job(t)], None), "calls queued together");
+        let later = t + BUSY_GAP * 3;
+        assert!(!under_load(&[job(later)], Some(t)), "an idle gap before it");
+        assert!(
+            under_load(&[job(t + BUSY_GAP / 2)], Some(t)),
+            "right behind the last"
+        );
     }
 
     #[tokio::test]

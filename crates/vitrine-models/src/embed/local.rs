@@ -33,6 +33,8 @@ struct Inner {
     model: Bert,
     /// The forward pass runs inside this pool so the calling thread works instead of waiting.
     threads: rayon::ThreadPool,
+    /// A one-thread pool for [`Embedder::embed_on_one_core`].
+    one_thread: rayon::ThreadPool,
     tokenizer: Tokenizer,
     max_tokens: usize,
     batch_size: usize,
@@ -109,6 +111,11 @@ impl LocalEmbedder {
                     .thread_name(|i| format!("vitrine-embed-{i}"))
                     .build()
                     .map_err(|e| ModelError::Runtime(format!("starting embedding threads: {e}")))?,
+                one_thread: rayon::ThreadPoolBuilder::new()
+                    .num_threads(1)
+                    .thread_name(|_| "vitrine-embed-one".to_string())
+                    .build()
+                    .map_err(|e| ModelError::Runtime(format!("starting embedding threads: {e}")))?,
                 tokenizer,
                 max_tokens: sbert.max_seq_length,
                 batch_size: 64,
@@ -125,6 +132,15 @@ impl LocalEmbedder {
     /// Embeds on the calling thread (the matrix work is spread over all cores). Texts are sorted by length
     /// and batched; results come back in input order.
     pub fn embed_blocking(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, ModelError> {
+        self.embed_in(texts, &self.inner.threads)
+    }
+
+    /// [`Self::embed_blocking`] with the matrix work in `pool`.
+    fn embed_in(
+        &self,
+        texts: &[String],
+        pool: &rayon::ThreadPool,
+    ) -> Result<Vec<Vec<f32>>, ModelError> {
         check_inputs(texts)?;
         let inner = &self.inner;
         let tok = |t: &str| {
@@ -157,7 +173,7 @@ impl LocalEmbedder {
             self.stats
                 .truncated
                 .fetch_add(truncated as u64, Ordering::Relaxed);
-            let vectors = self.forward(&encodings)?;
+            let vectors = self.forward(&encodings, pool)?;
             for (&(_, i), v) in chunk.iter().zip(vectors) {
                 out[i] = v;
             }
@@ -169,9 +185,13 @@ impl LocalEmbedder {
         Ok(out)
     }
 
-    fn forward(&self, encodings: &[tokenizers::Encoding]) -> Result<Vec<Vec<f32>>, ModelError> {
+    fn forward(
+        &self,
+        encodings: &[tokenizers::Encoding],
+        pool: &rayon::ThreadPool,
+    ) -> Result<Vec<Vec<f32>>, ModelError> {
         let ids: Vec<&[u32]> = encodings.iter().map(|e| e.get_ids()).collect();
-        self.inner.threads.install(|| self.inner.model.embed(&ids))
+        pool.install(|| self.inner.model.embed(&ids))
     }
 }
 
@@ -187,6 +207,13 @@ impl Embedder for LocalEmbedder {
         check_inputs(&texts)?;
         let me = self.clone();
         tokio::task::spawn_blocking(move || me.embed_blocking(&texts))
+            .await
+            .map_err(|e| ModelError::Runtime(format!("embedding task failed: {e}")))?
+    }
+    async fn embed_on_one_core(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, ModelError> {
+        check_inputs(&texts)?;
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || me.embed_in(&texts, &me.inner.one_thread))
             .await
             .map_err(|e| ModelError::Runtime(format!("embedding task failed: {e}")))?
     }
