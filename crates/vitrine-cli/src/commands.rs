@@ -199,7 +199,7 @@ async fn serve(
         }
     }
     let state = AppState {
-        content,
+        content: content.map(Arc::new),
         store: store.clone() as Arc<dyn Store>,
         search,
         recommend,

@@ -109,8 +109,9 @@ pub struct AppState {
     pub rec_store: Option<Arc<dyn vitrine_store::RecStore>>,
     /// True while a training run started over HTTP is in progress.
     pub training: Arc<tokio::sync::Mutex<bool>>,
-    /// Governed copy, when enabled (`Err`: the routes answer 503 with the reason).
-    pub content: Result<ContentServices, String>,
+    /// Governed copy, when enabled (`Err`: the routes answer 503 with the reason). Behind an `Arc`
+    /// because axum clones the state for every request, and the services hold their configuration.
+    pub content: Result<Arc<ContentServices>, String>,
 }
 
 /// The content workflow and its job runner.

@@ -25,7 +25,10 @@ impl From<ContentError> for ApiError {
 }
 
 fn services(state: &AppState) -> Result<&ContentServices, ApiError> {
-    state.content.as_ref().map_err(|r| ApiError::unavailable(r))
+    state
+        .content
+        .as_deref()
+        .map_err(|r| ApiError::unavailable(r))
 }
 
 fn body<T: serde::de::DeserializeOwned>(b: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {

@@ -75,7 +75,7 @@ pub async fn start(config: ServerConfig) -> Server {
         workflow: content_workflow,
     };
     let state = AppState {
-        content: Ok(content),
+        content: Ok(Arc::new(content)),
         store,
         search: Ok(engine),
         recommend: Ok(recommend),
