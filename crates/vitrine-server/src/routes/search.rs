@@ -83,8 +83,11 @@ pub(crate) struct SearchAnswer {
     /// Ties logged impressions and later outcomes to this answer.
     request_id: String,
     /// The result.
+    // Shared with the result cache: a cached answer is serialized from the cache's copy, not
+    // deep-copied first.
     #[serde(flatten)]
-    result: SearchResponse,
+    #[schema(value_type = SearchResponse)]
+    result: Arc<SearchResponse>,
     /// Served from the result cache.
     cached: bool,
     /// Server time spent.
@@ -329,7 +332,7 @@ async fn run(
     log_search(&state, &request_id, &body, &result);
     Ok(Json(SearchAnswer {
         request_id,
-        result: (*result).clone(),
+        result,
         cached,
         took_ms: started.elapsed().as_secs_f64() * 1000.0,
     }))
