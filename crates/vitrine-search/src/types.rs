@@ -143,4 +143,18 @@ pub struct SearchResponse {
     pub notices: Vec<String>,
     /// Catalog generation the answer reflects.
     pub generation: u64,
+    /// This answer as JSON, made on first use ([`Self::json`]).
+    #[serde(skip)]
+    pub json: std::sync::OnceLock<String>,
+}
+
+impl SearchResponse {
+    /// This answer as a JSON object, serialized once: a cached answer is sent again and again, and
+    /// serializing its hits and facets was most of a cache hit's work.
+    pub fn json(&self) -> &str {
+        self.json.get_or_init(|| {
+            // Plain data (strings, numbers, maps with string keys): serialization cannot fail.
+            serde_json::to_string(self).unwrap_or_else(|_| "{}".to_string())
+        })
+    }
 }

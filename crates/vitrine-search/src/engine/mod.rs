@@ -558,6 +558,7 @@ impl SearchEngine {
             facets,
             notices,
             generation,
+            json: Default::default(),
         })
     }
 

@@ -6,7 +6,8 @@ use crate::{ApiError, AppState};
 use axum::{
     body::Bytes,
     extract::{rejection::BytesRejection, Query, State},
-    http::HeaderMap,
+    http::{header, HeaderMap},
+    response::{IntoResponse, Response},
     Json,
 };
 use serde::{Deserialize, Serialize};
@@ -77,8 +78,10 @@ pub(crate) struct SearchBody {
     context: Option<EventContext>,
 }
 
-/// The answer.
+/// The answer. Its JSON is written by [`answer_body`] (which a test checks against this type's own
+/// serialization); the type documents it in the OpenAPI description.
 #[derive(Debug, Serialize, ToSchema)]
+#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) struct SearchAnswer {
     /// Ties logged impressions and later outcomes to this answer.
     request_id: String,
@@ -287,7 +290,7 @@ pub(crate) async fn search_get(
     State(state): State<AppState>,
     headers: HeaderMap,
     params: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<SearchAnswer>, ApiError> {
+) -> Result<Response, ApiError> {
     let Query(params) = params?;
     let body = body_from_params(params)?;
     run(state, headers, body).await
@@ -301,18 +304,14 @@ pub(crate) async fn search_post(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<SearchAnswer>, ApiError> {
+) -> Result<Response, ApiError> {
     // An empty body is refused as before: a search needs at least `{}`.
     let body: SearchBody = super::json_body(&body?)?
         .ok_or_else(|| ApiError::bad_request("body: expected a JSON object, got an empty body"))?;
     run(state, headers, body).await
 }
 
-async fn run(
-    state: AppState,
-    headers: HeaderMap,
-    body: SearchBody,
-) -> Result<Json<SearchAnswer>, ApiError> {
+async fn run(state: AppState, headers: HeaderMap, body: SearchBody) -> Result<Response, ApiError> {
     let started = Instant::now();
     let engine = engine(&state)?.clone();
     let mut req = to_request(&engine, &body, state.config.max_search_page)?;
@@ -330,12 +329,37 @@ async fn run(
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     engine.record_query(&body.query);
     log_search(&state, &request_id, &body, &result);
-    Ok(Json(SearchAnswer {
-        request_id,
-        result,
-        cached,
-        took_ms: started.elapsed().as_secs_f64() * 1000.0,
-    }))
+    let took_ms = started.elapsed().as_secs_f64() * 1000.0;
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        answer_body(&request_id, &result, cached, took_ms),
+    )
+        .into_response())
+}
+
+/// The JSON of a [`SearchAnswer`], with the result's part serialized once per answer
+/// ([`SearchResponse::json`]): a cached answer is only wrapped with this request's fields.
+fn answer_body(request_id: &str, result: &SearchResponse, cached: bool, took_ms: f64) -> String {
+    let inner = result.json();
+    let fields = inner
+        .strip_prefix('{')
+        .and_then(|s| s.strip_suffix('}'))
+        .unwrap_or_default();
+    let id = serde_json::to_string(request_id).unwrap_or_else(|_| "\"\"".into());
+    let took = serde_json::to_string(&took_ms).unwrap_or_else(|_| "0.0".into());
+    let mut out = String::with_capacity(inner.len() + id.len() + 64);
+    out.push_str("{\"request_id\":");
+    out.push_str(&id);
+    if !fields.is_empty() {
+        out.push(',');
+        out.push_str(fields);
+    }
+    out.push_str(",\"cached\":");
+    out.push_str(if cached { "true" } else { "false" });
+    out.push_str(",\"took_ms\":");
+    out.push_str(&took);
+    out.push('}');
+    out
 }
 
 /// Brand and category leanings from the shopper's recent events (views 1, clicks 2, carts 3, purchases 4).
@@ -459,4 +483,60 @@ pub(crate) async fn suggest(
     Ok(Json(SuggestAnswer {
         suggestions: engine(&state)?.suggest(&p.q, limit),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vitrine_search::{FacetCount, ParsedQuery, SearchHit};
+
+    fn response(notices: Vec<String>) -> SearchResponse {
+        SearchResponse {
+            parsed: ParsedQuery {
+                original: "navy \"linen\" shirt under $50".into(),
+                ..Default::default()
+            },
+            sort: SortOrder::Relevance,
+            total: 2,
+            hits: vec![SearchHit {
+                id: "SKU-1".into(),
+                title: "Navy Linen Shirt — \u{e9}t\u{e9}".into(),
+                brand: None,
+                price: 49.5,
+                currency: "USD".into(),
+                in_stock: true,
+                score: 0.25,
+                explain: None,
+            }],
+            facets: BTreeMap::from([(
+                "colour".to_string(),
+                vec![FacetCount {
+                    value: "navy".into(),
+                    count: 2,
+                }],
+            )]),
+            notices,
+            generation: 7,
+            json: Default::default(),
+        }
+    }
+
+    #[test]
+    fn the_written_answer_is_the_answer_types_json() {
+        for notices in [vec![], vec!["semantic retrieval unavailable".to_string()]] {
+            let result = Arc::new(response(notices));
+            for (cached, took_ms) in [(false, 3.25), (true, 0.125)] {
+                let id = "req-\"1\"";
+                let written = answer_body(id, &result, cached, took_ms);
+                let typed = serde_json::to_string(&SearchAnswer {
+                    request_id: id.to_string(),
+                    result: result.clone(),
+                    cached,
+                    took_ms,
+                })
+                .unwrap();
+                assert_eq!(written, typed);
+            }
+        }
+    }
 }
