@@ -34,8 +34,8 @@ pub trait Embedder: Send + Sync {
     async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, ModelError>;
     /// [`Self::embed`] for a server under load. A backend that spreads one call over every core should
     /// run it on one: concurrent requests already keep the other cores busy, and a fork-join across busy
-    /// cores waits for whichever of its threads the scheduler parked (measured on 2 cores at 400
-    /// searches/s: the search p99 fell from 25–27 ms to 18–23 ms). Other backends just embed.
+    /// cores waits for whichever of its threads the scheduler parked (a small gain in the search bench,
+    /// see `docs/search.md`, session 21). Other backends just embed.
     async fn embed_on_one_core(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, ModelError> {
         self.embed(texts).await
     }

@@ -86,11 +86,8 @@ pub(crate) struct SearchAnswer {
     /// Ties logged impressions and later outcomes to this answer.
     request_id: String,
     /// The result.
-    // Shared with the result cache: a cached answer is serialized from the cache's copy, not
-    // deep-copied first.
     #[serde(flatten)]
-    #[schema(value_type = SearchResponse)]
-    result: Arc<SearchResponse>,
+    result: SearchResponse,
     /// Served from the result cache.
     cached: bool,
     /// Server time spent.
@@ -530,7 +527,7 @@ mod tests {
                 let written = answer_body(id, &result, cached, took_ms);
                 let typed = serde_json::to_string(&SearchAnswer {
                     request_id: id.to_string(),
-                    result: result.clone(),
+                    result: (*result).clone(),
                     cached,
                     took_ms,
                 })
