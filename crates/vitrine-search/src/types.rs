@@ -143,7 +143,9 @@ pub struct SearchResponse {
     pub notices: Vec<String>,
     /// Catalog generation the answer reflects.
     pub generation: u64,
-    /// This answer as JSON, made on first use ([`Self::json`]).
+    /// This answer as JSON, made on first use ([`Self::json`]). The engine builds an answer once and
+    /// never changes it afterwards (cached answers are shared behind an `Arc`); code that edits a field
+    /// after `json()` was called must start from a fresh `OnceLock`.
     #[serde(skip)]
     pub json: std::sync::OnceLock<String>,
 }
