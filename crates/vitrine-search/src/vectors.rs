@@ -264,13 +264,16 @@ impl VectorIndex {
         Ok(similarities(m))
     }
 
-    /// Exact cosine ranking of the given products (those without a vector are skipped): the `k` best.
-    /// Why: for a small filtered set this beats a filtered graph walk, and it is exact.
+    /// Exact cosine ranking of the given products (those without a vector are skipped): the `k` best
+    /// that `admit` accepts. Why: for a small filtered set this beats a filtered graph walk, and it is
+    /// exact. `admit` is asked best first and only until `k` are found: checking every member of a set
+    /// of thousands up front cost as much as scoring them.
     pub fn search_among(
         &self,
         query: &[f32],
         keys: &[u64],
         k: usize,
+        admit: &dyn Fn(u64) -> bool,
     ) -> Result<Vec<(u64, f32)>, SearchError> {
         if query.len() != self.dimensions || k == 0 {
             return Ok(Vec::new());
@@ -287,12 +290,7 @@ impl VectorIndex {
             .into_iter()
             .map(|(key, slot)| (key, inner.flat.cosine_i8_at(&q, q_norm, slot)))
             .collect();
-        if scored.len() > k {
-            scored.select_nth_unstable_by(k, |a, b| b.1.total_cmp(&a.1));
-            scored.truncate(k);
-        }
-        scored.sort_by(|a, b| b.1.total_cmp(&a.1));
-        Ok(scored)
+        Ok(best_admitted(&mut scored, k, admit))
     }
 
     /// Cosine similarity of a float query with each product's stored vector (`None` for a product
@@ -429,6 +427,39 @@ fn read_state(path: &Path) -> std::io::Result<(i64, HashMap<u64, u64>, usize)> {
     Ok((wm, sources, dims))
 }
 
+/// The `k` best of `scored` that `admit` accepts, best first. The list is ordered a window at a time
+/// (twice `k`, then doubling), so a predicate that accepts most products is asked about little more
+/// than `k` of them.
+fn best_admitted(
+    scored: &mut [(u64, f32)],
+    k: usize,
+    admit: &dyn Fn(u64) -> bool,
+) -> Vec<(u64, f32)> {
+    let better = |a: &(u64, f32), b: &(u64, f32)| b.1.total_cmp(&a.1);
+    let mut out = Vec::with_capacity(k.min(scored.len()));
+    let mut start = 0;
+    let mut window = (2 * k).max(16);
+    while start < scored.len() && out.len() < k {
+        let end = (start + window).min(scored.len());
+        let rest = &mut scored[start..];
+        if end - start < rest.len() {
+            rest.select_nth_unstable_by(end - start, better);
+        }
+        rest[..end - start].sort_by(better);
+        for &(key, score) in &rest[..end - start] {
+            if admit(key) {
+                out.push((key, score));
+                if out.len() == k {
+                    break;
+                }
+            }
+        }
+        start = end;
+        window *= 2;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -465,7 +496,7 @@ mod tests {
         assert_eq!(idx.len(), 2);
         assert_eq!(idx.search(&q, 1, None).unwrap()[0].0, 2);
         // The exact paths see the reloaded vectors, and not the removed one.
-        let among = idx.search_among(&q, &[1, 2, 3], 3).unwrap();
+        let among = idx.search_among(&q, &[1, 2, 3], 3, &|_| true).unwrap();
         assert_eq!(among.iter().map(|h| h.0).collect::<Vec<_>>(), [2, 3]);
         let cos = idx.cosines(&q, &[1, 2]);
         assert_eq!(cos[0], None);
@@ -506,7 +537,7 @@ mod tests {
         .unwrap();
         let q = unit(&[1.0, 0.05, 0.0]);
         // Unknown keys are skipped; the order is by cosine, and the scores match the graph search's.
-        let exact = idx.search_among(&q, &[3, 2, 99, 4], 2).unwrap();
+        let exact = idx.search_among(&q, &[3, 2, 99, 4], 2, &|_| true).unwrap();
         assert_eq!(exact.iter().map(|h| h.0).collect::<Vec<_>>(), [2, 4]);
         let among = |k: u64| [2, 3, 4].contains(&k);
         let graph = idx.search(&q, 2, Some(&among)).unwrap();
@@ -514,6 +545,30 @@ mod tests {
             assert_eq!(a.0, b.0);
             assert!((a.1 - b.1).abs() < 1e-3, "{} vs {}", a.1, b.1);
         }
-        assert!(idx.search_among(&q, &[], 5).unwrap().is_empty());
+        assert!(idx.search_among(&q, &[], 5, &|_| true).unwrap().is_empty());
+    }
+
+    proptest::proptest! {
+        /// Checking the predicate lazily, best first, gives what filtering everything first and then
+        /// taking the best `k` gives.
+        #[test]
+        fn lazily_admitted_best_equal_filtered_then_best(
+            scores in proptest::collection::vec(-1.0f32..1.0, 0..300),
+            k in 1usize..60,
+            modulus in 1u64..7,
+        ) {
+            let admit = |key: u64| key.is_multiple_of(modulus);
+            let mut scored: Vec<(u64, f32)> =
+                scores.iter().enumerate().map(|(i, &s)| (i as u64, s)).collect();
+            let mut expected: Vec<(u64, f32)> =
+                scored.iter().copied().filter(|&(key, _)| admit(key)).collect();
+            expected.sort_by(|a, b| b.1.total_cmp(&a.1));
+            expected.truncate(k);
+            let got = best_admitted(&mut scored, k, &admit);
+            let got_scores: Vec<f32> = got.iter().map(|h| h.1).collect();
+            let expected_scores: Vec<f32> = expected.iter().map(|h| h.1).collect();
+            proptest::prop_assert_eq!(got_scores, expected_scores);
+            proptest::prop_assert!(got.iter().all(|&(key, _)| admit(key)));
+        }
     }
 }

@@ -44,10 +44,10 @@ impl SearchEngine {
         let few = if filters.is_empty() {
             None
         } else {
-            self.selective_set(filters, &accept)?
+            self.selective_set(filters)?
         };
         let hits = match few {
-            Some(keys) => vectors.search_among(&q, &keys, k),
+            Some(keys) => vectors.search_among(&q, &keys, k, &accept),
             None if filters.is_empty() => vectors.search(&q, k, None),
             None => vectors.search(&q, k, Some(&accept)),
         }
@@ -59,14 +59,12 @@ impl SearchEngine {
         Ok((hits, q))
     }
 
-    /// The products a selective filter set admits, or `None` when it admits more than
-    /// `EXACT_VECTOR_LIMIT` (the graph walk is then the faster path). Remembered per catalog generation,
-    /// so a price, stock or catalog change is seen by the next search.
-    fn selective_set(
-        &self,
-        filters: &Filters,
-        accept: &dyn Fn(u64) -> bool,
-    ) -> Result<Option<Arc<Vec<u64>>>, String> {
+    /// The products the text index says a selective filter set admits, or `None` when it admits more
+    /// than `EXACT_VECTOR_LIMIT` (the graph walk is then the faster path). Remembered per catalog
+    /// generation, so a price, stock or catalog change is seen by the next search. The members are not
+    /// checked against the doc table here: [`crate::vectors::VectorIndex::search_among`] checks only the
+    /// best of them, which keeps both filter paths in step (lenient title matches, archived items).
+    fn selective_set(&self, filters: &Filters) -> Result<Option<Arc<Vec<u64>>>, String> {
         let key = format!("{}|{filters:?}", self.generation());
         if let Some(known) = self.filter_sets.get(&key) {
             return Ok(known);
@@ -75,8 +73,7 @@ impl SearchEngine {
             .lexical
             .filtered_keys(filters, EXACT_VECTOR_LIMIT)
             .map_err(|e| e.to_string())?
-            // The doc-table check keeps both filter paths in step (lenient title matches, archived items).
-            .map(|keys| Arc::new(keys.into_iter().filter(|&k| accept(k)).collect()));
+            .map(Arc::new);
         self.filter_sets.insert(key, few.clone());
         Ok(few)
     }
