@@ -284,12 +284,7 @@ impl VectorIndex {
         if q_norm == 0.0 {
             return Ok(Vec::new());
         }
-        let mut scored: Vec<(u64, f32)> = inner
-            .flat
-            .locate(keys)
-            .into_iter()
-            .map(|(key, slot)| (key, inner.flat.cosine_i8_at(&q, q_norm, slot)))
-            .collect();
+        let mut scored = inner.flat.cosines_i8(&q, q_norm, &inner.flat.locate(keys));
         Ok(best_admitted(&mut scored, k, admit))
     }
 

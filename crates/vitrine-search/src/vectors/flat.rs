@@ -16,12 +16,70 @@ pub(crate) struct FlatVectors {
     free: Vec<u32>,
 }
 
-/// The integer dot product, written so the compiler vectorises it (widening multiply-add).
+/// The integer dot product: 32 products per instruction with AVX-512 (`vpmaddwd` on sign-extended
+/// halves) where the CPU has it, else the portable loop the compiler vectorises for AVX2. Integer sums
+/// are exact, so both give the same answer.
 fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    #[cfg(target_arch = "x86_64")]
+    if avx512::available() {
+        // SAFETY: the CPU features were detected just above.
+        return unsafe { avx512::dot(a, b) };
+    }
+    dot_i8_portable(a, b)
+}
+
+/// Asks the cache for the `len` bytes at `row` (a hint: no effect off x86-64, never a fault).
+fn prefetch_row(row: *const i8, len: usize) {
+    #[cfg(target_arch = "x86_64")]
+    for offset in (0..len).step_by(64) {
+        // SAFETY: prefetching is a hint that never faults, whatever the address.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch(
+                row.wrapping_add(offset),
+                std::arch::x86_64::_MM_HINT_T0,
+            )
+        };
+    }
+}
+
+/// The portable dot product (widening multiply-add).
+fn dot_i8_portable(a: &[i8], b: &[i8]) -> i32 {
     a.iter()
         .zip(b)
         .map(|(&x, &y)| i32::from(x) * i32::from(y))
         .sum()
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+    use std::sync::OnceLock;
+
+    /// Whether this CPU has AVX-512 F and BW (checked once).
+    pub(super) fn available() -> bool {
+        static AVAILABLE: OnceLock<bool> = OnceLock::new();
+        *AVAILABLE.get_or_init(|| {
+            std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bw")
+        })
+    }
+
+    /// `Σ a[i]·b[i]` over the common length, 32 components a step.
+    ///
+    /// # Safety
+    /// The CPU supports `avx512f` and `avx512bw`.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) unsafe fn dot(a: &[i8], b: &[i8]) -> i32 {
+        let n = a.len().min(b.len());
+        let whole = n / 32 * 32;
+        let mut acc = _mm512_setzero_si512();
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        for i in (0..whole).step_by(32) {
+            let x = _mm512_cvtepi8_epi16(_mm256_loadu_si256(pa.add(i) as *const __m256i));
+            let y = _mm512_cvtepi8_epi16(_mm256_loadu_si256(pb.add(i) as *const __m256i));
+            acc = _mm512_add_epi32(acc, _mm512_madd_epi16(x, y));
+        }
+        _mm512_reduce_add_epi32(acc) + super::dot_i8_portable(&a[whole..n], &b[whole..n])
+    }
 }
 
 impl FlatVectors {
@@ -94,6 +152,33 @@ impl FlatVectors {
         dot / (query_norm * self.norms[slot as usize])
     }
 
+    /// Cosines of an int8 query (with its norm) and rows found by [`Self::locate`], in their order.
+    /// Rows are scattered over the whole store (38 MB for 100,000 products, more than the L3), so each
+    /// is asked for a few rows ahead of its turn and its lines arrive while earlier rows are scored.
+    pub(crate) fn cosines_i8(
+        &self,
+        query: &[i8],
+        query_norm: f32,
+        located: &[(u64, u32)],
+    ) -> Vec<(u64, f32)> {
+        const AHEAD: usize = 6;
+        let row_ptr = |slot: u32| {
+            self.data
+                .as_ptr()
+                .wrapping_add(slot as usize * self.dimensions)
+        };
+        located
+            .iter()
+            .enumerate()
+            .map(|(i, &(key, slot))| {
+                if let Some(&(_, later)) = located.get(i + AHEAD) {
+                    prefetch_row(row_ptr(later), self.dimensions);
+                }
+                (key, self.cosine_i8_at(query, query_norm, slot))
+            })
+            .collect()
+    }
+
     /// Cosine of a float query and a stored row (the row's scale cancels out).
     pub(crate) fn cosine_f32(&self, query: &[f32], query_norm: f32, key: u64) -> Option<f32> {
         let (row, norm) = self.row(key)?;
@@ -117,6 +202,23 @@ mod tests {
             let (_, slot) = self.locate(&[key]).pop()?;
             Some(self.cosine_i8_at(query, query_norm, slot))
         }
+    }
+
+    #[test]
+    fn the_vector_dot_product_equals_the_portable_one() {
+        let mut seed = 11u32;
+        let mut next = || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 24) as u8 as i8
+        };
+        for len in [0, 1, 31, 32, 33, 384, 397] {
+            let a: Vec<i8> = (0..len).map(|_| next()).collect();
+            let b: Vec<i8> = (0..len).map(|_| next()).collect();
+            assert_eq!(dot_i8(&a, &b), dot_i8_portable(&a, &b), "length {len}");
+        }
+        // The extremes: -128 · -128 summed over a whole row must not wrap.
+        let low = vec![-128i8; 384];
+        assert_eq!(dot_i8(&low, &low), 384 * 16_384);
     }
 
     #[test]
