@@ -3,11 +3,13 @@
 //! are query clauses, so constrained searches keep full recall.
 
 use crate::doc::SearchDoc;
+use crate::doc_keys::DocKeys;
 use crate::filters::Filters;
 use crate::normalize::{self, is_stop_word};
 use crate::price_filter::{PriceRangeQuery, PriceSets};
 use crate::synonyms::Synonyms;
 use crate::SearchError;
+use rustc_hash::FxHashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tantivy::collector::{Count, TopDocs};
@@ -89,7 +91,7 @@ fn schema() -> (Schema, Fields) {
     );
     let fields = Fields {
         key: b.add_u64_field(
-            "key",
+            crate::doc_keys::KEY_FIELD,
             NumericOptions::default()
                 .set_indexed()
                 .set_fast()
@@ -133,6 +135,8 @@ pub struct LexicalIndex {
     fields: Fields,
     /// Price constraints' document sets, remembered per segment ([`crate::price_filter`]).
     price_sets: Arc<PriceSets>,
+    /// Product keys by document id, per segment ([`crate::doc_keys`]).
+    doc_keys: DocKeys,
 }
 
 /// A retrieval request against the text index.
@@ -185,6 +189,7 @@ impl LexicalIndex {
             writer: Mutex::new(writer),
             fields,
             price_sets: Arc::default(),
+            doc_keys: DocKeys::default(),
         })
     }
 
@@ -479,7 +484,7 @@ impl LexicalIndex {
         let mut keys = Vec::new();
         let mut matched = 0;
         for reader in searcher.segment_readers() {
-            let column = reader.fast_fields().u64("key").map_err(tantivy_err)?;
+            let column = self.doc_keys.of(&searcher, reader)?;
             let alive = reader.alive_bitset();
             let mut scorer = weight.scorer(reader, 1.0).map_err(tantivy_err)?;
             let mut doc = scorer.doc();
@@ -489,12 +494,18 @@ impl LexicalIndex {
                     if matched > limit {
                         return Ok(None);
                     }
-                    keys.extend(column.first(doc));
+                    keys.extend(column.get(doc));
                 }
                 doc = scorer.advance();
             }
         }
         Ok(Some(keys))
+    }
+
+    /// How many segments' key arrays are held.
+    #[cfg(test)]
+    pub(crate) fn doc_keys_segments(&self) -> usize {
+        self.doc_keys.segments()
     }
 
     /// How many price ranges are remembered (tests check that a repeated range is reused).
@@ -519,21 +530,18 @@ impl LexicalIndex {
         let (top, total) = searcher
             .search(&query, &(TopDocs::with_limit(limit.max(1)), Count))
             .map_err(tantivy_err)?;
-        // Keys come from the fast-field column (no stored-document decompression on the hot path).
-        let mut columns = std::collections::HashMap::new();
+        // Keys come from the per-segment key arrays (no stored-document decompression, no column codec).
+        let mut columns = FxHashMap::default();
         let mut hits = Vec::with_capacity(top.len());
         for (score, addr) in top {
             let column = match columns.entry(addr.segment_ord) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(v) => v.insert(
-                    searcher
-                        .segment_reader(addr.segment_ord)
-                        .fast_fields()
-                        .u64("key")
-                        .map_err(tantivy_err)?,
+                    self.doc_keys
+                        .of(&searcher, searcher.segment_reader(addr.segment_ord))?,
                 ),
             };
-            if let Some(key) = column.first(addr.doc_id) {
+            if let Some(key) = column.get(addr.doc_id) {
                 hits.push((key, if has_text { score } else { 0.0 }));
             }
         }

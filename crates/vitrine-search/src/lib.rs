@@ -20,6 +20,7 @@
 pub mod adapter;
 pub mod cache;
 pub mod doc;
+mod doc_keys;
 pub mod engine;
 pub mod eval;
 pub mod eval_qu;
