@@ -79,25 +79,16 @@ impl DocKeys {
 #[cfg(test)]
 mod tests {
     use crate::filters::Filters;
-    use crate::lexical::{LexicalDoc, LexicalIndex, LexicalQuery};
+    use crate::lexical::{LexicalIndex, LexicalQuery};
     use crate::synonyms::Synonyms;
-    use crate::test_support::doc;
+    use crate::test_support::{doc, index_titles};
 
     fn add(index: &LexicalIndex, ids: &[&str], watermark: i64) -> Vec<u64> {
         let docs: Vec<_> = ids
             .iter()
             .map(|id| doc(id, &format!("linen shirt {id}")))
             .collect();
-        let batch: Vec<LexicalDoc<'_>> = docs
-            .iter()
-            .map(|d| LexicalDoc {
-                doc: d,
-                description: "",
-                attributes_text: "",
-            })
-            .collect();
-        index.upsert(&batch).expect("upsert");
-        index.commit(watermark).expect("commit");
+        index_titles(index, &docs, watermark);
         docs.iter().map(|d| d.key).collect()
     }
 

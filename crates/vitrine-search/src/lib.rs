@@ -173,4 +173,18 @@ pub(crate) mod test_support {
         .expect("valid product");
         SearchDoc::from_product(&input.validate(chrono::Utc::now()).expect("valid product"))
     }
+
+    /// Indexes `docs` (title only) into `index` as one commit at `watermark`.
+    pub fn index_titles(index: &crate::lexical::LexicalIndex, docs: &[SearchDoc], watermark: i64) {
+        let batch: Vec<crate::lexical::LexicalDoc<'_>> = docs
+            .iter()
+            .map(|d| crate::lexical::LexicalDoc {
+                doc: d,
+                description: "",
+                attributes_text: "",
+            })
+            .collect();
+        index.upsert(&batch).expect("upsert");
+        index.commit(watermark).expect("commit");
+    }
 }

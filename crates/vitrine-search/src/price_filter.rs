@@ -132,9 +132,9 @@ impl Weight for PriceRangeQuery {
 #[cfg(test)]
 mod tests {
     use crate::filters::Filters;
-    use crate::lexical::{LexicalDoc, LexicalIndex, LexicalQuery};
+    use crate::lexical::{LexicalIndex, LexicalQuery};
     use crate::synonyms::Synonyms;
-    use crate::test_support::doc;
+    use crate::test_support::{doc, index_titles};
 
     fn index_at(index: &LexicalIndex, priced: &[(&str, f64)], watermark: i64) {
         let docs: Vec<_> = priced
@@ -145,16 +145,7 @@ mod tests {
                 d
             })
             .collect();
-        let batch: Vec<LexicalDoc<'_>> = docs
-            .iter()
-            .map(|d| LexicalDoc {
-                doc: d,
-                description: "",
-                attributes_text: "",
-            })
-            .collect();
-        index.upsert(&batch).expect("upsert");
-        index.commit(watermark).expect("commit");
+        index_titles(index, &docs, watermark);
     }
 
     fn within(index: &LexicalIndex, min: Option<f64>, max: Option<f64>) -> Vec<u64> {
