@@ -79,9 +79,8 @@ impl DocKeys {
 #[cfg(test)]
 mod tests {
     use crate::filters::Filters;
-    use crate::lexical::{LexicalIndex, LexicalQuery};
-    use crate::synonyms::Synonyms;
-    use crate::test_support::{doc, index_titles};
+    use crate::lexical::LexicalIndex;
+    use crate::test_support::{doc, index_titles, sorted_hits};
 
     fn add(index: &LexicalIndex, ids: &[&str], watermark: i64) -> Vec<u64> {
         let docs: Vec<_> = ids
@@ -93,22 +92,7 @@ mod tests {
     }
 
     fn found(index: &LexicalIndex) -> Vec<u64> {
-        let mut keys: Vec<u64> = index
-            .search(
-                &LexicalQuery {
-                    text: "shirt",
-                    filters: &Filters::default(),
-                    synonyms: &Synonyms::default(),
-                },
-                100,
-            )
-            .expect("search")
-            .hits
-            .into_iter()
-            .map(|h| h.0)
-            .collect();
-        keys.sort_unstable();
-        keys
+        sorted_hits(index, "shirt", &Filters::default())
     }
 
     #[test]

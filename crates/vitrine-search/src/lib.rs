@@ -187,4 +187,28 @@ pub(crate) mod test_support {
         index.upsert(&batch).expect("upsert");
         index.commit(watermark).expect("commit");
     }
+
+    /// The keys of the text hits for `text` under `filters` (at most 100), sorted.
+    pub fn sorted_hits(
+        index: &crate::lexical::LexicalIndex,
+        text: &str,
+        filters: &crate::filters::Filters,
+    ) -> Vec<u64> {
+        let mut keys: Vec<u64> = index
+            .search(
+                &crate::lexical::LexicalQuery {
+                    text,
+                    filters,
+                    synonyms: &crate::synonyms::Synonyms::default(),
+                },
+                100,
+            )
+            .expect("search")
+            .hits
+            .into_iter()
+            .map(|h| h.0)
+            .collect();
+        keys.sort_unstable();
+        keys
+    }
 }

@@ -132,9 +132,8 @@ impl Weight for PriceRangeQuery {
 #[cfg(test)]
 mod tests {
     use crate::filters::Filters;
-    use crate::lexical::{LexicalIndex, LexicalQuery};
-    use crate::synonyms::Synonyms;
-    use crate::test_support::{doc, index_titles};
+    use crate::lexical::LexicalIndex;
+    use crate::test_support::{doc, index_titles, sorted_hits};
 
     fn index_at(index: &LexicalIndex, priced: &[(&str, f64)], watermark: i64) {
         let docs: Vec<_> = priced
@@ -154,22 +153,7 @@ mod tests {
             price_max: max,
             ..Default::default()
         };
-        let mut keys: Vec<u64> = index
-            .search(
-                &LexicalQuery {
-                    text: "shirt",
-                    filters: &filters,
-                    synonyms: &Synonyms::default(),
-                },
-                100,
-            )
-            .expect("search")
-            .hits
-            .into_iter()
-            .map(|h| h.0)
-            .collect();
-        keys.sort_unstable();
-        keys
+        sorted_hits(index, "shirt", &filters)
     }
 
     fn keys(ids: &[&str]) -> Vec<u64> {
