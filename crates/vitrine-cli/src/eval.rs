@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::progress;
 use anyhow::Context;
 use clap::Subcommand;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use vitrine_models::Embedder;
@@ -17,82 +18,7 @@ use vitrine_search::{Fusion, Retrieval, SearchConfig, SearchEngine, SearchReques
 #[derive(Subcommand)]
 pub enum EvalWhat {
     /// Home Depot protocol: NDCG@10 and Recall@100 for BM25, vectors and hybrid fusions, in one run.
-    Search {
-        /// Folder with products.csv and judgments_dev.csv.
-        #[arg(long, default_value = "../shared/datasets/homedepot")]
-        dataset: PathBuf,
-        /// Queries sampled (seeded); 0 = all.
-        #[arg(long, default_value_t = 1_500)]
-        queries: usize,
-        /// Sampling seed.
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        /// Where product embeddings are cached between runs.
-        #[arg(long)]
-        cache_dir: Option<PathBuf>,
-        /// Most judged queries (disjoint from the evaluated ones) used to train the learned ranker; the
-        /// default takes all the others; 0 skips the ranker.
-        #[arg(long, default_value_t = 100_000)]
-        train_queries: usize,
-        /// Candidates per retriever in the ranker's training rows; the default is the engine's own depth
-        /// (`[search] candidates`), so the ranker trains on the pool it re-ranks.
-        #[arg(long)]
-        train_depth: Option<usize>,
-        /// Trees of the learned ranker.
-        #[arg(long, default_value_t = 200)]
-        ranker_trees: usize,
-        /// Rounds of listwise (LambdaMART) trees trained on top of the pointwise ranker; both rows are
-        /// printed (0: pointwise only).
-        #[arg(long, default_value_t = 400)]
-        ranker_listwise_rounds: usize,
-        /// Learning rate of the listwise trees.
-        #[arg(long, default_value_t = 0.05)]
-        ranker_listwise_rate: f64,
-        /// First stages trained on the other folds of the training queries to give the listwise trees
-        /// out-of-fold starting scores (below 2: the in-sample scores of the full first stage).
-        #[arg(long, default_value_t = 3)]
-        ranker_cross_folds: usize,
-        /// Hold out every N-th training query to choose how many listwise trees to keep (0: keep all;
-        /// only honest with `--ranker-cross-folds` of 2 or more).
-        #[arg(long, default_value_t = 10)]
-        ranker_listwise_validation_every: usize,
-        /// Rounds without a better held-out NDCG@10 before the listwise trees stop growing.
-        #[arg(long, default_value_t = 100)]
-        ranker_listwise_patience: usize,
-        /// Skip the learned ranker over the installed encoder when a tuned encoder is evaluated.
-        #[arg(long)]
-        only_tuned_ranker: bool,
-        /// Save the trained ranker here (load it with `[search] ranker = "…"`).
-        #[arg(long)]
-        save_ranker: Option<PathBuf>,
-        /// Epochs of the learned query-embedding map (trained on the judged training queries, over the
-        /// tuned encoder when there is one); 0 skips it.
-        #[arg(long, default_value_t = 4)]
-        adapter_epochs: usize,
-        /// Save the trained query map here (load it with `[search] query_adapter = "…"`).
-        #[arg(long)]
-        save_adapter: Option<PathBuf>,
-        /// Epochs of fine-tuning the sentence encoder on the same judged queries; 0 skips it.
-        #[arg(long, default_value_t = 2)]
-        tune_epochs: usize,
-        /// Peak learning rate of the encoder fine-tuning.
-        #[arg(long, default_value_t = 3e-5)]
-        tune_lr: f64,
-        /// Lowest encoder layers kept fixed while fine-tuning.
-        #[arg(long, default_value_t = 0)]
-        tune_frozen_layers: usize,
-        /// Save the fine-tuned encoder here (serve it with `[models] embedding_weights = "…"`).
-        #[arg(long)]
-        save_encoder: Option<PathBuf>,
-        /// Load these fine-tuned encoder weights instead of tuning (an earlier run's `--save-encoder`).
-        #[arg(long)]
-        tuned_encoder: Option<PathBuf>,
-        /// Share of the training queries the encoder is tuned on (the first ones). Below 1, the ranker
-        /// is trained twice over the tuned engine: on all training queries, and only on the ones the
-        /// encoder did not see, whose tuned cosines are as good as they will be on new queries.
-        #[arg(long, default_value_t = 1.0)]
-        tune_share: f64,
-    },
+    Search(Box<crate::eval_search_args::SearchArgs>),
     /// Query understanding: constraint extraction and filtered result sets on labelled fashion queries.
     Understanding {
         /// Myntra catalog CSV.
@@ -174,66 +100,8 @@ pub enum EvalWhat {
 /// Runs an evaluation.
 pub async fn run(what: EvalWhat, config: &Config) -> anyhow::Result<()> {
     match what {
-        EvalWhat::Search {
-            dataset,
-            queries,
-            seed,
-            cache_dir,
-            train_queries,
-            train_depth,
-            ranker_trees,
-            ranker_listwise_rounds,
-            ranker_listwise_rate,
-            ranker_cross_folds,
-            ranker_listwise_validation_every,
-            ranker_listwise_patience,
-            only_tuned_ranker,
-            save_ranker,
-            adapter_epochs,
-            save_adapter,
-            tune_epochs,
-            tune_lr,
-            tune_frozen_layers,
-            save_encoder,
-            tuned_encoder,
-            tune_share,
-        } => {
-            anyhow::ensure!(
-                tune_share > 0.0 && tune_share <= 1.0,
-                "--tune-share must be in (0, 1], got {tune_share}"
-            );
-            let opts = SearchEval {
-                tuning: crate::eval_tune::EncoderTuning {
-                    epochs: tune_epochs,
-                    learning_rate: tune_lr,
-                    frozen_layers: tune_frozen_layers,
-                    save: save_encoder,
-                    load: tuned_encoder,
-                    share: tune_share,
-                    seed,
-                },
-                n_queries: queries,
-                seed,
-                cache_dir,
-                train_queries,
-                ranking: RankerTraining {
-                    depth: train_depth.unwrap_or(config.search.candidates),
-                    trees: ranker_trees,
-                    seed,
-                    save: save_ranker,
-                    listwise: LambdaParams {
-                        rounds: ranker_listwise_rounds,
-                        learning_rate: ranker_listwise_rate,
-                        validation_every: ranker_listwise_validation_every,
-                        patience: ranker_listwise_patience,
-                        ..LambdaParams::default()
-                    },
-                    cross_folds: ranker_cross_folds,
-                },
-                only_tuned_ranker,
-                adapter_epochs,
-                save_adapter,
-            };
+        EvalWhat::Search(args) => {
+            let (dataset, opts) = args.into_eval(config)?;
             search(&dataset, opts, config).await
         }
         EvalWhat::Understanding {
@@ -275,16 +143,17 @@ fn product(id: &str, title: &str) -> anyhow::Result<vitrine_core::Product> {
         .map_err(|e| anyhow::anyhow!("product {id}: {e:?}"))
 }
 
-struct SearchEval {
-    n_queries: usize,
-    seed: u64,
-    cache_dir: Option<PathBuf>,
-    train_queries: usize,
-    ranking: RankerTraining,
-    only_tuned_ranker: bool,
-    adapter_epochs: usize,
-    save_adapter: Option<PathBuf>,
-    tuning: crate::eval_tune::EncoderTuning,
+pub(crate) struct SearchEval {
+    pub(crate) n_queries: usize,
+    pub(crate) seed: u64,
+    pub(crate) cache_dir: Option<PathBuf>,
+    pub(crate) train_queries: usize,
+    pub(crate) ranking: RankerTraining,
+    pub(crate) only_tuned_ranker: bool,
+    pub(crate) adapter_epochs: usize,
+    pub(crate) save_adapter: Option<PathBuf>,
+    pub(crate) tuning: crate::eval_tune::EncoderTuning,
+    pub(crate) cross: Box<crate::eval_cross::CrossArgs>,
 }
 
 async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Result<()> {
@@ -298,6 +167,7 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
         adapter_epochs,
         save_adapter,
         tuning,
+        cross,
     } = opts;
     let data = HomeDepot::load(dataset).with_context(|| {
         format!(
@@ -320,6 +190,7 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
         queries.len(),
         data.queries.len()
     );
+    let titles: HashMap<String, String> = data.products.iter().cloned().collect();
     let embedder = crate::models::backends(config)
         .embedder
         .map_err(|e| anyhow::anyhow!("the evaluation needs the embedding model: {e}"))?;
@@ -386,6 +257,22 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
         table
             .ranker_row(&engine, queries, &train, &ranking, name)
             .await?;
+        if !tuned_encoder {
+            let dir = &config.models.dir;
+            crate::eval_cross::rows(
+                &engine,
+                queries,
+                &train,
+                &crate::eval_cross::Inputs {
+                    titles: &titles,
+                    args: &cross,
+                    models_dir: dir,
+                    cache: &cache,
+                },
+                &mut table,
+            )
+            .await?;
+        }
     }
     // With a tuned encoder, the query map is trained over it instead (below).
     if !train.is_empty() && adapter_epochs > 0 && !tuned_encoder {
@@ -467,6 +354,20 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
         table
             .ranker_row(&tuned, queries, &train, &ranking, name)
             .await?;
+        let dir = &config.models.dir;
+        crate::eval_cross::rows(
+            &tuned,
+            queries,
+            &train,
+            &crate::eval_cross::Inputs {
+                titles: &titles,
+                args: &cross,
+                models_dir: dir,
+                cache: &cache,
+            },
+            &mut table,
+        )
+        .await?;
         if !unseen.is_empty() {
             let name = format!(
                 "hybrid + tuned encoder + learned ranker on the {} queries the encoder did not see",
@@ -565,14 +466,15 @@ pub async fn build_engine(
 }
 
 /// How the learned ranker is trained, and where it is saved (a later ranker overwrites an earlier one).
-struct RankerTraining {
-    depth: usize,
+pub(crate) struct RankerTraining {
+    pub(crate) depth: usize,
     /// Folds of the out-of-fold first stages under the listwise trees (below 2: in-sample).
-    cross_folds: usize,
-    listwise: LambdaParams,
-    trees: usize,
-    seed: u64,
-    save: Option<PathBuf>,
+    pub(crate) cross_folds: usize,
+    pub(crate) listwise: LambdaParams,
+    pub(crate) trees: usize,
+    pub(crate) seed: u64,
+    pub(crate) save: Option<PathBuf>,
+    pub(crate) load: Option<PathBuf>,
 }
 
 /// Trains the learned ranker on the engine's own candidate pool for `train` queries; returns it and
@@ -618,7 +520,7 @@ async fn train_ranker(
 
 /// The printed table; the first row (BM25) is the reference of the ratios.
 #[derive(Default)]
-struct Table {
+pub(crate) struct Table {
     bm25: Option<f64>,
     recall_queries: usize,
 }
@@ -634,6 +536,14 @@ impl Table {
         training: &RankerTraining,
         name: &str,
     ) -> anyhow::Result<()> {
+        if let Some(p) = &training.load {
+            engine.set_ranker(LearnedRanker::load(p)?);
+            let name = format!("{name} (loaded from {})", p.display());
+            let fusion = Some(Fusion::Learned);
+            return self
+                .row(engine, queries, &name, Retrieval::Hybrid, fusion)
+                .await;
+        }
         let (ranker, groups) = train_ranker(engine, train, training).await?;
         let rounds = training.listwise.rounds;
         let ranker = if rounds > 0 {
@@ -693,7 +603,7 @@ impl Table {
         .await
     }
 
-    async fn row(
+    pub(crate) async fn row(
         &mut self,
         engine: &SearchEngine,
         queries: &[vitrine_search::eval::JudgedQuery],
@@ -715,9 +625,15 @@ impl Table {
             let ranked: Vec<String> = answer.hits.iter().map(|h| h.id.clone()).collect();
             acc.add(&ranked, &q.judgments);
         }
+        let ms = t.elapsed().as_secs_f64() * 1000.0 / queries.len().max(1) as f64;
+        self.print(name, &acc, ms);
+        Ok(())
+    }
+
+    /// Prints one row of accumulated scores (`ms`: mean time per query).
+    pub(crate) fn print(&mut self, name: &str, acc: &Accumulator, ms: f64) {
         let s = acc.scores();
         self.recall_queries = s.recall_queries;
-        let ms = t.elapsed().as_secs_f64() * 1000.0 / queries.len().max(1) as f64;
         let ratio = match self.bm25 {
             None => {
                 self.bm25 = Some(s.ndcg_at_10);
@@ -730,7 +646,6 @@ impl Table {
             "| {name} | {:.4}{ratio} | {:.4} | {ms:.1} |",
             s.ndcg_at_10, s.recall_at_100
         );
-        Ok(())
     }
 }
 

@@ -27,6 +27,15 @@ pub async fn start(
             dir.display()
         )
     })?;
+    if let Some(path) = &config.search.cross_encoder {
+        let model = vitrine_models::CrossEncoder::load(&config.models.dir, path)
+            .map_err(|e| format!("[search] cross_encoder {}: {e}", path.display()))?;
+        engine.set_cross_encoder(Some(vitrine_search::CrossStage {
+            model,
+            top: config.search.cross_encoder_top,
+            share: config.search.cross_encoder_share.clamp(0.0, 1.0),
+        }));
+    }
     let engine = Arc::new(engine);
     let loaded = sync::load(&engine, store.as_ref())
         .await

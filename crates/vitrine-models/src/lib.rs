@@ -18,10 +18,12 @@ pub mod llm;
 pub mod manifest;
 mod memory;
 pub mod openai;
+pub mod rerank;
 
 pub use embed::{Embedder, LocalEmbedder};
 pub use llm::{ChatMessage, FinishReason, GenerateOptions, Generation, Generator, LocalGenerator};
 pub use manifest::Manifest;
+pub use rerank::CrossEncoder;
 
 use std::path::PathBuf;
 

@@ -44,7 +44,7 @@ pub mod types;
 pub mod vectors;
 pub mod vocab;
 
-pub use engine::{SearchEngine, SearchStats};
+pub use engine::{blend_order, standardised, CrossStage, SearchEngine, SearchStats};
 pub use filters::Filters;
 pub use fusion::Fusion;
 pub use query::{ParsedQuery, SortOrder};
@@ -115,6 +115,15 @@ pub struct SearchConfig {
     pub semantic_floor: f32,
     /// Learned ranker model (from `vitrine eval search --save-ranker`), used by `fusion = "learned"`.
     pub ranker: Option<PathBuf>,
+    /// Cross-encoder checkpoint (from `vitrine eval search --save-cross-encoder`) that re-reads the top
+    /// of the learned ranker's list with the query (`engine/cross.rs`); off when unset. It costs one
+    /// transformer pass per re-read product, so it is for catalogs where relevance is worth ~100 ms.
+    pub cross_encoder: Option<PathBuf>,
+    /// Products at the top of the ranker's list the cross-encoder re-orders.
+    pub cross_encoder_top: usize,
+    /// Weight of the cross-encoder against the ranker (0–1; `vitrine eval search` prints the share it
+    /// chose on held-out training queries).
+    pub cross_encoder_share: f64,
     /// Learned query-embedding map (from `vitrine eval search --save-adapter`), applied to every query
     /// vector before vector search; see `adapter.rs`.
     pub query_adapter: Option<PathBuf>,
@@ -145,6 +154,9 @@ impl Default for SearchConfig {
             max_page_size: 100,
             semantic_floor: 0.0,
             ranker: None,
+            cross_encoder: None,
+            cross_encoder_top: 30,
+            cross_encoder_share: 0.5,
             query_adapter: None,
             spelling: true,
         }

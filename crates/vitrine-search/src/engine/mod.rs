@@ -2,6 +2,7 @@
 //! together and answers [`SearchRequest`]s. It knows nothing of HTTP or of the store; [`crate::sync`]
 //! feeds it catalog changes.
 
+mod cross;
 mod facets;
 mod learned;
 mod semantic;
@@ -28,6 +29,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use vitrine_core::{AttributeValue, Product};
 use vitrine_models::Embedder;
+
+pub use cross::{blend_order, standardised, CrossStage};
 
 /// Counters for `/metrics`.
 #[derive(Debug, Default)]
@@ -77,6 +80,8 @@ pub struct SearchEngine {
     pub stats: SearchStats,
     popular: RwLock<HashMap<String, u32>>,
     ranker: RwLock<Option<Arc<LearnedRanker>>>,
+    /// Re-reads the top of the ranker's list (`cross.rs`); `None` until installed.
+    cross: RwLock<Option<Arc<CrossStage>>>,
     /// Map applied to query vectors before vector search (`None`: the encoder's vectors as they are).
     query_adapter: RwLock<Option<Arc<crate::adapter::QueryAdapter>>>,
     vocab_built: std::sync::Mutex<Option<std::time::Instant>>,
@@ -153,6 +158,7 @@ impl SearchEngine {
         };
         Ok(Self {
             ranker: RwLock::new(ranker),
+            cross: RwLock::new(None),
             query_adapter: RwLock::new(query_adapter),
             vocab_built: std::sync::Mutex::new(None),
             cache: ResultCache::new(config.cache_capacity),
@@ -721,6 +727,11 @@ impl SearchEngine {
                         f.score = s as f32;
                     }
                     fused.sort_by(|a, b| b.score.total_cmp(&a.score));
+                    if let Err(reason) = self.cross_rerank(&r.query, &mut fused).await {
+                        notices.push(format!(
+                            "cross-encoder unavailable ({reason}); the learned ranker's order is kept"
+                        ));
+                    }
                 }
                 None => {
                     notices.push("no learned ranker loaded; reciprocal-rank fusion used".into())

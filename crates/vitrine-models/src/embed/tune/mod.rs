@@ -14,6 +14,7 @@
 //! [`crate::LocalEmbedder::load_with_weights`] serves with the fast packed forward pass. Product vectors
 //! made with another checkpoint are not comparable: the catalog must be re-embedded.
 
+pub mod cross;
 mod model;
 
 use crate::{fetch, manifest::Manifest, ModelError};
@@ -124,32 +125,8 @@ pub fn tune_encoder(
             usable.len()
         )));
     }
-    let spec = Manifest::builtin();
-    let spec = spec
-        .model(super::local::MODEL_NAME)
-        .ok_or_else(|| ModelError::Runtime("manifest lacks the embedder".into()))?;
-    let dir = fetch::verify(models_dir, spec)?;
-    let config_path = dir.join("config.json");
-    let config = std::fs::read_to_string(&config_path).map_err(|source| ModelError::Io {
-        path: config_path.clone(),
-        source,
-    })?;
-    let config = serde_json::from_str(&config)
-        .map_err(|e| ModelError::Runtime(format!("config.json: {e}")))?;
-    let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
-        .map_err(|e| ModelError::Runtime(format!("tokenizer.json: {e}")))?;
-    tokenizer
-        .with_truncation(Some(TruncationParams {
-            max_length: options.max_tokens,
-            ..Default::default()
-        }))
-        .map_err(|e| ModelError::Runtime(format!("tokenizer truncation: {e}")))?;
-    tokenizer.with_padding(None);
-    let model = TrainableBert::load(
-        &dir.join("model.safetensors"),
-        config,
-        options.frozen_layers,
-    )?;
+    let (model, tokenizer) =
+        load_trainable(models_dir, None, options.max_tokens, options.frozen_layers)?;
 
     let mut rng = StdRng::seed_from_u64(options.seed);
     let mut order: Vec<&TuningExample> = usable;
@@ -257,6 +234,40 @@ pub fn tune_encoder(
         kept_epoch: best.1,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The installed encoder's tokenizer (truncating at `max_tokens`, unpadded) and a trainable copy of its
+/// weights, or of `weights` (a checkpoint of the same architecture) when given.
+fn load_trainable(
+    models_dir: &Path,
+    weights: Option<&Path>,
+    max_tokens: usize,
+    frozen_layers: usize,
+) -> Result<(TrainableBert, Tokenizer), ModelError> {
+    let spec = Manifest::builtin();
+    let spec = spec
+        .model(super::local::MODEL_NAME)
+        .ok_or_else(|| ModelError::Runtime("manifest lacks the embedder".into()))?;
+    let dir = fetch::verify(models_dir, spec)?;
+    let config_path = dir.join("config.json");
+    let config = std::fs::read_to_string(&config_path).map_err(|source| ModelError::Io {
+        path: config_path.clone(),
+        source,
+    })?;
+    let config = serde_json::from_str(&config)
+        .map_err(|e| ModelError::Runtime(format!("config.json: {e}")))?;
+    let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
+        .map_err(|e| ModelError::Runtime(format!("tokenizer.json: {e}")))?;
+    tokenizer
+        .with_truncation(Some(TruncationParams {
+            max_length: max_tokens,
+            ..Default::default()
+        }))
+        .map_err(|e| ModelError::Runtime(format!("tokenizer truncation: {e}")))?;
+    tokenizer.with_padding(None);
+    let weights = weights.map_or_else(|| dir.join("model.safetensors"), Path::to_path_buf);
+    let model = TrainableBert::load(&weights, config, frozen_layers)?;
+    Ok((model, tokenizer))
 }
 
 /// A product text drawn in proportion to its weight.

@@ -140,6 +140,11 @@ impl TrainableBert {
         })
     }
 
+    /// Width of the pooled vector (what a head on top of it takes).
+    pub fn hidden_size(&self) -> usize {
+        self.config.hidden_size
+    }
+
     /// The parameters the optimiser updates.
     pub fn trainable(&self) -> Vec<Var> {
         self.params.iter().filter_map(|p| p.var.clone()).collect()
@@ -147,10 +152,17 @@ impl TrainableBert {
 
     /// Writes every parameter, trained or not, under the checkpoint's names (f32 safetensors).
     pub fn save(&self, path: &Path) -> Result<(), ModelError> {
+        self.save_with(path, &[])
+    }
+
+    /// [`Self::save`] plus `extra` tensors beside the encoder's (a scoring head); loaders that know
+    /// only the encoder's names ignore them.
+    pub fn save_with(&self, path: &Path, extra: &[(&str, &Tensor)]) -> Result<(), ModelError> {
         let map: HashMap<String, Tensor> = self
             .params
             .iter()
             .map(|p| (p.name.clone(), p.tensor().clone()))
+            .chain(extra.iter().map(|(n, t)| (n.to_string(), (*t).clone())))
             .collect();
         candle_core::safetensors::save(&map, path)?;
         Ok(())
