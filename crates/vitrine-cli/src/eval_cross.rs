@@ -31,6 +31,10 @@ pub struct CrossArgs {
     /// Start the cross-encoder from these weights (e.g. a tuned encoder) instead of the installed ones.
     #[arg(long)]
     pub cross_init: Option<PathBuf>,
+    /// Also print NDCG@10 on the evaluated queries for every share (a diagnostic of whether the two
+    /// scores complement each other; the share used is still chosen on held-out training queries).
+    #[arg(long)]
+    pub cross_diagnose: bool,
     /// Save the trained cross-encoder here.
     #[arg(long)]
     pub save_cross_encoder: Option<PathBuf>,
@@ -161,6 +165,24 @@ pub async fn rows(
         eprintln!("cross-encoder: share {share:.1} → held-out NDCG@10 {ndcg:.4}");
         if ndcg > best.0 {
             best = (ndcg, share);
+        }
+    }
+    if args.cross_diagnose {
+        // How every share would do on the evaluated queries: to see whether the two scores are
+        // complementary at all. Never used to choose the share.
+        let evaluated: Vec<&JudgedQuery> = queries.iter().collect();
+        let lists = score_lists(engine, &cross, &evaluated, titles, top, 100).await?;
+        for step in 0..=10 {
+            let share = f64::from(step) / 10.0;
+            let mut acc = Accumulator::default();
+            for (q, s) in queries.iter().zip(&lists) {
+                acc.add(&blended(&s.ids, &s.ranker, &s.cross, share), &q.judgments);
+            }
+            let s = acc.scores();
+            eprintln!(
+                "cross-encoder (diagnostic, evaluated queries): share {share:.1} → NDCG@10 {:.4}",
+                s.ndcg_at_10
+            );
         }
     }
     for share in [1.0, best.1] {
