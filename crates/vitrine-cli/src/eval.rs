@@ -220,6 +220,12 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
     )
     .await?;
     crate::eval_understanding::report_corrections(&engine, queries);
+    let cross_inputs = crate::eval_cross::Inputs {
+        titles: &titles,
+        args: &cross,
+        models_dir: &config.models.dir,
+        cache: &cache,
+    };
 
     let mut methods: Vec<(String, Retrieval, Option<Fusion>)> = vec![
         ("BM25 (lexical only)".into(), Retrieval::Lexical, None),
@@ -258,20 +264,7 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
             .ranker_row(&engine, queries, &train, &ranking, name)
             .await?;
         if !tuned_encoder {
-            let dir = &config.models.dir;
-            crate::eval_cross::rows(
-                &engine,
-                queries,
-                &train,
-                &crate::eval_cross::Inputs {
-                    titles: &titles,
-                    args: &cross,
-                    models_dir: dir,
-                    cache: &cache,
-                },
-                &mut table,
-            )
-            .await?;
+            crate::eval_cross::rows(&engine, queries, &train, &cross_inputs, &mut table).await?;
         }
     }
     // With a tuned encoder, the query map is trained over it instead (below).
@@ -354,20 +347,7 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
         table
             .ranker_row(&tuned, queries, &train, &ranking, name)
             .await?;
-        let dir = &config.models.dir;
-        crate::eval_cross::rows(
-            &tuned,
-            queries,
-            &train,
-            &crate::eval_cross::Inputs {
-                titles: &titles,
-                args: &cross,
-                models_dir: dir,
-                cache: &cache,
-            },
-            &mut table,
-        )
-        .await?;
+        crate::eval_cross::rows(&tuned, queries, &train, &cross_inputs, &mut table).await?;
         if !unseen.is_empty() {
             let name = format!(
                 "hybrid + tuned encoder + learned ranker on the {} queries the encoder did not see",

@@ -11,7 +11,7 @@
 //! the pretrained weights are not pushed around by a random head. A tenth of the queries is held out and
 //! the epoch with the lowest held-out loss is kept.
 
-use super::{encode, load_trainable, TuneProgress};
+use super::{encode, load_trainable, scheduled_rate, TuneProgress};
 use crate::rerank::{pair_text, HEAD_BIAS, HEAD_WEIGHT};
 use crate::ModelError;
 use candle_core::{DType, Device, Tensor, Var};
@@ -202,12 +202,7 @@ pub fn train_cross_encoder(
             .enumerate()
             .take(steps_per_epoch)
         {
-            let lr = if step_no < warmup {
-                options.learning_rate * (step_no + 1) as f64 / warmup as f64
-            } else {
-                options.learning_rate * (total_steps - step_no) as f64
-                    / (total_steps - warmup).max(1) as f64
-            };
+            let lr = scheduled_rate(options.learning_rate, step_no, warmup, total_steps);
             encoder_optimiser.set_learning_rate(lr);
             let groups: Vec<Group> = chunk
                 .iter()

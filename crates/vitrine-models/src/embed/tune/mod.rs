@@ -188,12 +188,7 @@ pub fn tune_encoder(
             .enumerate()
             .take(steps_per_epoch)
         {
-            let lr = if step_no < warmup {
-                options.learning_rate * (step_no + 1) as f64 / warmup as f64
-            } else {
-                options.learning_rate * (total_steps - step_no) as f64
-                    / (total_steps - warmup).max(1) as f64
-            };
+            let lr = scheduled_rate(options.learning_rate, step_no, warmup, total_steps);
             optimiser.set_learning_rate(lr);
             let queries: Vec<&str> = chunk.iter().map(|e| e.query.as_str()).collect();
             let products: Vec<&str> = chunk.iter().map(|e| draw(&e.products, &mut rng)).collect();
@@ -234,6 +229,16 @@ pub fn tune_encoder(
         kept_epoch: best.1,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The learning rate at step `step_no` (0-based): a linear warm-up to `peak` over `warmup` steps, then a
+/// linear decay to zero at `total_steps`.
+fn scheduled_rate(peak: f64, step_no: usize, warmup: usize, total_steps: usize) -> f64 {
+    if step_no < warmup {
+        peak * (step_no + 1) as f64 / warmup as f64
+    } else {
+        peak * total_steps.saturating_sub(step_no) as f64 / (total_steps - warmup).max(1) as f64
+    }
 }
 
 /// The installed encoder's tokenizer (truncating at `max_tokens`, unpadded) and a trainable copy of its
@@ -338,6 +343,15 @@ fn encode(tokenizer: &Tokenizer, texts: &[&str]) -> Result<(Tensor, Tensor), Mod
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn learning_rate_warms_up_then_decays_to_zero() {
+        let rates: Vec<f64> = (0..100).map(|s| scheduled_rate(1.0, s, 10, 100)).collect();
+        assert!((rates[0] - 0.1).abs() < 1e-12);
+        assert!((rates[9] - 1.0).abs() < 1e-12);
+        assert!(rates[10..].windows(2).all(|w| w[1] < w[0]));
+        assert!(rates[99] > 0.0 && rates[99] < 0.02);
+    }
 
     #[test]
     fn draw_follows_weights() {
