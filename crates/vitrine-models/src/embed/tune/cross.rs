@@ -11,7 +11,8 @@
 //! the pretrained weights are not pushed around by a random head. A tenth of the queries is held out and
 //! the epoch with the lowest held-out loss is kept.
 
-use super::{encode, load_trainable, scheduled_rate, TuneProgress};
+use super::epochs::{run_epochs, EpochPlan};
+use super::{encode, load_trainable, TuneProgress};
 use crate::rerank::{pair_text, HEAD_BIAS, HEAD_WEIGHT};
 use crate::ModelError;
 use candle_core::{DType, Device, Tensor, Var};
@@ -171,9 +172,6 @@ pub fn train_cross_encoder(
     let base_loss = validate()?;
     save(out)?;
 
-    let steps_per_epoch = train.len() / options.queries_per_step;
-    let total_steps = (steps_per_epoch * options.epochs).max(1);
-    let warmup = (total_steps / 10).max(1);
     let mut encoder_optimiser = AdamW::new(
         model.trainable(),
         ParamsAdamW {
@@ -191,49 +189,39 @@ pub fn train_cross_encoder(
         },
     )?;
     let mut train: Vec<usize> = train.to_vec();
-    let mut epoch_losses = Vec::new();
-    let mut best = (base_loss, 0usize);
-    let mut step_no = 0usize;
-    for epoch in 1..=options.epochs {
-        train.shuffle(&mut rng);
-        let mut running = 0.0f64;
-        for (step, chunk) in train
-            .chunks_exact(options.queries_per_step)
-            .enumerate()
-            .take(steps_per_epoch)
-        {
-            let lr = scheduled_rate(options.learning_rate, step_no, warmup, total_steps);
-            encoder_optimiser.set_learning_rate(lr);
-            let groups: Vec<Group> = chunk
-                .iter()
-                .map(|&i| draw_group(&examples[i], options.group_size, &mut rng))
-                .collect();
-            let loss = loss_of(&groups)?;
-            let grads = loss.backward()?;
-            encoder_optimiser.step(&grads)?;
-            head_optimiser.step(&grads)?;
-            running += f64::from(loss.to_scalar::<f32>()?);
-            step_no += 1;
-            progress(&TuneProgress {
-                epoch,
-                step: step + 1,
-                steps: steps_per_epoch,
-                loss: (running / (step + 1) as f64) as f32,
-            });
-        }
-        let loss = validate()?;
-        epoch_losses.push(loss);
-        if loss < best.0 {
-            best = (loss, epoch);
-            save(out)?;
-        }
-    }
+    let plan = EpochPlan {
+        epochs: options.epochs,
+        per_step: options.queries_per_step,
+        peak_rate: options.learning_rate,
+        base_loss,
+    };
+    let mut step = |chunk: &[usize], rate: f64, rng: &mut StdRng| {
+        encoder_optimiser.set_learning_rate(rate);
+        let groups: Vec<Group> = chunk
+            .iter()
+            .map(|&i| draw_group(&examples[i], options.group_size, rng))
+            .collect();
+        let loss = loss_of(&groups)?;
+        let grads = loss.backward()?;
+        encoder_optimiser.step(&grads)?;
+        head_optimiser.step(&grads)?;
+        Ok(loss.to_scalar::<f32>()?)
+    };
+    let outcome = run_epochs(
+        &mut train,
+        plan,
+        &mut rng,
+        &mut step,
+        &mut || validate(),
+        &mut || save(out),
+        progress,
+    )?;
     Ok(CrossReport {
         train_queries: train.len(),
         validation: validation.to_vec(),
         base_loss,
-        epoch_losses,
-        kept_epoch: best.1,
+        epoch_losses: outcome.losses,
+        kept_epoch: outcome.kept,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -315,6 +303,54 @@ mod tests {
 
     /// The served cross-encoder must score what the trained one scores, or training would optimise a
     /// model nobody serves. Runs where the encoder is installed (CI fetches it before the tests).
+    /// One short real epoch through the shared loop: every step reports progress and the saved
+    /// checkpoint (encoder and head) is one the serving cross-encoder loads and scores with.
+    #[test]
+    fn one_short_epoch_saves_a_servable_cross_encoder() {
+        let dir = crate::default_models_dir();
+        if crate::LocalEmbedder::load(&dir).is_err() {
+            eprintln!(
+                "skipped: the embedder is not installed in {}",
+                dir.display()
+            );
+            return;
+        }
+        let examples: Vec<RerankExample> = (0..16)
+            .map(|i| RerankExample {
+                query: format!("cordless drill {i}"),
+                candidates: vec![
+                    ("garden hose 50 ft".into(), 0.0),
+                    (format!("DEWALT 20V cordless drill kit {i}"), 2.0),
+                    ("LED bulb 60 W".into(), 0.0),
+                ],
+            })
+            .collect();
+        let out = tempfile::tempdir().unwrap();
+        let path = out.path().join("cross.safetensors");
+        let options = CrossOptions {
+            epochs: 1,
+            queries_per_step: 2,
+            group_size: 3,
+            max_tokens: 24,
+            ..Default::default()
+        };
+        let steps = std::cell::Cell::new(0usize);
+        let report = train_cross_encoder(&dir, None, &examples, &options, &path, &|p| {
+            steps.set(p.step)
+        })
+        .unwrap();
+        assert_eq!(report.validation.len(), 2);
+        assert_eq!(report.train_queries, 14);
+        assert_eq!(steps.get(), 7, "14 training queries in steps of 2");
+        assert_eq!(report.epoch_losses.len(), 1);
+        assert!(report.epoch_losses[0].is_finite());
+        let served = crate::CrossEncoder::load(&dir, &path).unwrap();
+        let scores = served
+            .score_blocking("cordless drill", &["garden hose".to_string()])
+            .unwrap();
+        assert!(scores[0].is_finite());
+    }
+
     #[test]
     fn served_scores_match_the_trained_forward_pass() {
         let dir = crate::default_models_dir();

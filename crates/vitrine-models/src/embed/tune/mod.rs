@@ -15,11 +15,13 @@
 //! made with another checkpoint are not comparable: the catalog must be re-embedded.
 
 pub mod cross;
+mod epochs;
 mod model;
 
 use crate::{fetch, manifest::Manifest, ModelError};
 use candle_core::{Device, Tensor};
 use candle_nn::optim::{AdamW, Optimizer, ParamsAdamW};
+use epochs::{run_epochs, EpochPlan};
 use model::TrainableBert;
 use rand::{rngs::StdRng, seq::SliceRandom, Rng, SeedableRng};
 use std::path::Path;
@@ -165,9 +167,6 @@ pub fn tune_encoder(
     let base_loss = validate(&model)?;
     model.save(out)?;
 
-    let steps_per_epoch = train.len() / options.batch_size;
-    let total_steps = (steps_per_epoch * options.epochs).max(1);
-    let warmup = (total_steps / 10).max(1);
     let mut optimiser = AdamW::new(
         model.trainable(),
         ParamsAdamW {
@@ -177,68 +176,48 @@ pub fn tune_encoder(
         },
     )?;
     let mut train: Vec<&TuningExample> = train.to_vec();
-    let mut epoch_losses = Vec::new();
-    let mut best = (base_loss, 0usize);
-    let mut step_no = 0usize;
-    for epoch in 1..=options.epochs {
-        train.shuffle(&mut rng);
-        let mut running = 0.0f64;
-        for (step, chunk) in train
-            .chunks_exact(options.batch_size)
-            .enumerate()
-            .take(steps_per_epoch)
-        {
-            let lr = scheduled_rate(options.learning_rate, step_no, warmup, total_steps);
-            optimiser.set_learning_rate(lr);
-            let queries: Vec<&str> = chunk.iter().map(|e| e.query.as_str()).collect();
-            let products: Vec<&str> = chunk.iter().map(|e| draw(&e.products, &mut rng)).collect();
-            let negatives: Vec<&str> = chunk
-                .iter()
-                .filter_map(|e| e.negatives.choose(&mut rng).map(String::as_str))
-                .collect();
-            let loss = batch_loss(
-                &model,
-                &tokenizer,
-                &queries,
-                &products,
-                &negatives,
-                options.scale,
-            )?;
-            optimiser.backward_step(&loss)?;
-            running += f64::from(loss.to_scalar::<f32>()?);
-            step_no += 1;
-            progress(&TuneProgress {
-                epoch,
-                step: step + 1,
-                steps: steps_per_epoch,
-                loss: (running / (step + 1) as f64) as f32,
-            });
-        }
-        let loss = validate(&model)?;
-        epoch_losses.push(loss);
-        if loss < best.0 {
-            best = (loss, epoch);
-            model.save(out)?;
-        }
-    }
+    let plan = EpochPlan {
+        epochs: options.epochs,
+        per_step: options.batch_size,
+        peak_rate: options.learning_rate,
+        base_loss,
+    };
+    let mut step = |chunk: &[&TuningExample], rate: f64, rng: &mut StdRng| {
+        optimiser.set_learning_rate(rate);
+        let queries: Vec<&str> = chunk.iter().map(|e| e.query.as_str()).collect();
+        let products: Vec<&str> = chunk.iter().map(|e| draw(&e.products, rng)).collect();
+        let negatives: Vec<&str> = chunk
+            .iter()
+            .filter_map(|e| e.negatives.choose(rng).map(String::as_str))
+            .collect();
+        let loss = batch_loss(
+            &model,
+            &tokenizer,
+            &queries,
+            &products,
+            &negatives,
+            options.scale,
+        )?;
+        optimiser.backward_step(&loss)?;
+        Ok(loss.to_scalar::<f32>()?)
+    };
+    let outcome = run_epochs(
+        &mut train,
+        plan,
+        &mut rng,
+        &mut step,
+        &mut || validate(&model),
+        &mut || model.save(out),
+        progress,
+    )?;
     Ok(TuneReport {
         train_queries: train.len(),
         validation_queries: validation.len(),
         base_loss,
-        epoch_losses,
-        kept_epoch: best.1,
+        epoch_losses: outcome.losses,
+        kept_epoch: outcome.kept,
         seconds: started.elapsed().as_secs_f64(),
     })
-}
-
-/// The learning rate at step `step_no` (0-based): a linear warm-up to `peak` over `warmup` steps, then a
-/// linear decay to zero at `total_steps`.
-fn scheduled_rate(peak: f64, step_no: usize, warmup: usize, total_steps: usize) -> f64 {
-    if step_no < warmup {
-        peak * (step_no + 1) as f64 / warmup as f64
-    } else {
-        peak * total_steps.saturating_sub(step_no) as f64 / (total_steps - warmup).max(1) as f64
-    }
 }
 
 /// The installed encoder's tokenizer (truncating at `max_tokens`, unpadded) and a trainable copy of its
@@ -345,15 +324,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn learning_rate_warms_up_then_decays_to_zero() {
-        let rates: Vec<f64> = (0..100).map(|s| scheduled_rate(1.0, s, 10, 100)).collect();
-        assert!((rates[0] - 0.1).abs() < 1e-12);
-        assert!((rates[9] - 1.0).abs() < 1e-12);
-        assert!(rates[10..].windows(2).all(|w| w[1] < w[0]));
-        assert!(rates[99] > 0.0 && rates[99] < 0.02);
-    }
-
-    #[test]
     fn draw_follows_weights() {
         let products = vec![("a".to_string(), 1.0), ("b".to_string(), 3.0)];
         let mut rng = StdRng::seed_from_u64(1);
@@ -366,6 +336,63 @@ mod tests {
     /// The trainable forward pass must compute what the serving one computes, or a tuned checkpoint would
     /// be trained for one model and served by another. Runs where the model is installed (CI fetches it
     /// before the tests).
+    /// One short real epoch through the shared loop: every step reports progress, the held-out loss is
+    /// measured, and the saved checkpoint is one the serving embedder loads.
+    #[test]
+    fn one_short_epoch_saves_a_servable_checkpoint() {
+        let dir = crate::default_models_dir();
+        if crate::LocalEmbedder::load(&dir).is_err() {
+            eprintln!(
+                "skipped: the embedder is not installed in {}",
+                dir.display()
+            );
+            return;
+        }
+        let pairs = [
+            ("cordless drill", "20-Volt Cordless Drill/Driver Kit"),
+            ("garden hose", "50 ft. Heavy Duty Garden Hose"),
+            ("ceiling fan", "52 in. Indoor Ceiling Fan with Light"),
+            ("paint roller", "9 in. Paint Roller Cover, 3-Pack"),
+            ("door knob", "Satin Nickel Passage Door Knob"),
+            ("led bulb", "60-Watt Equivalent A19 LED Light Bulb"),
+            ("wood screws", "#8 x 2 in. Wood Screws (100-Pack)"),
+            ("tile saw", "7 in. Wet Tile Saw with Stand"),
+        ];
+        let examples: Vec<TuningExample> = pairs
+            .iter()
+            .map(|(q, p)| TuningExample {
+                query: q.to_string(),
+                products: vec![(p.to_string(), 1.0)],
+                negatives: Vec::new(),
+            })
+            .collect();
+        let options = TuneOptions {
+            epochs: 1,
+            batch_size: 2,
+            max_tokens: 16,
+            ..TuneOptions::default()
+        };
+        let out = tempfile::tempdir().unwrap();
+        let path = out.path().join("tuned.safetensors");
+        let steps = std::cell::Cell::new(0usize);
+        let report = tune_encoder(&dir, &examples, &options, &path, &|p| {
+            assert_eq!(p.epoch, 1);
+            steps.set(p.step);
+        })
+        .unwrap();
+        assert_eq!(report.validation_queries, 2);
+        assert_eq!(report.train_queries, 6);
+        assert_eq!(steps.get(), 3, "6 training queries in steps of 2");
+        assert_eq!(report.epoch_losses.len(), 1);
+        assert!(report.epoch_losses[0].is_finite() && report.base_loss.is_finite());
+        assert!(report.kept_epoch <= 1);
+        let tuned = crate::LocalEmbedder::load_with_weights(&dir, Some(&path)).unwrap();
+        let v = tuned
+            .embed_blocking(&["cordless drill".to_string()])
+            .unwrap();
+        assert_eq!(v[0].len(), 384);
+    }
+
     #[test]
     fn trainable_forward_matches_serving_forward() {
         let dir = crate::default_models_dir();
