@@ -663,12 +663,6 @@ impl SearchEngine {
         let mut lexical = Vec::new();
         let mut total = 0;
         let mut facet_keys = Vec::new();
-        // The query's embedding runs on the embedder's worker while the text index is searched here.
-        let pending_vector = if r.retrieval != Retrieval::Lexical {
-            self.start_query_vector(&parsed.text)
-        } else {
-            None
-        };
         if r.retrieval != Retrieval::Semantic {
             let hits = self.lexical.search(
                 &LexicalQuery {
@@ -692,10 +686,7 @@ impl SearchEngine {
         let mut semantic = Vec::new();
         let mut query_vec = None;
         if r.retrieval != Retrieval::Lexical {
-            match self
-                .semantic_from(pending_vector, filters, semantic_depth)
-                .await
-            {
+            match self.semantic(&parsed.text, filters, semantic_depth).await {
                 Ok((s, q)) => {
                     semantic = s;
                     query_vec = Some(q);

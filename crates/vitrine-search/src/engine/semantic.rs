@@ -10,29 +10,7 @@ use super::{SearchEngine, EXACT_VECTOR_LIMIT};
 use crate::filters::Filters;
 use std::sync::Arc;
 
-/// A query embedding under way on the embedder's worker (see [`SearchEngine::start_query_vector`]).
-pub(super) type PendingVector = tokio::task::JoinHandle<Result<Vec<f32>, String>>;
-
 impl SearchEngine {
-    /// Starts embedding the query text and returns at once. Why: the text index is searched on this
-    /// thread meanwhile, so a search waits for the longer of the two instead of their sum (the embedder
-    /// runs its forward passes on its own worker). `None` when there is no semantic side to start.
-    pub(super) fn start_query_vector(&self, text: &str) -> Option<PendingVector> {
-        let embedder = self.embedder.clone()?;
-        if self.vectors.as_ref().is_none_or(|v| v.is_empty()) {
-            return None;
-        }
-        let text = text.to_string();
-        Some(tokio::spawn(async move {
-            embedder
-                .embed(vec![text])
-                .await
-                .map_err(|e| e.to_string())?
-                .pop()
-                .ok_or_else(|| "embedder returned no vector".to_string())
-        }))
-    }
-
     /// The `k` nearest admissible products to the query text, and the query's vector.
     pub(super) async fn semantic(
         &self,
@@ -40,27 +18,18 @@ impl SearchEngine {
         filters: &Filters,
         k: usize,
     ) -> Result<(Vec<(u64, f32)>, Vec<f32>), String> {
-        let pending = self.start_query_vector(text);
-        self.semantic_from(pending, filters, k).await
-    }
-
-    /// [`Self::semantic`] with the query's embedding already started.
-    pub(super) async fn semantic_from(
-        &self,
-        pending: Option<PendingVector>,
-        filters: &Filters,
-        k: usize,
-    ) -> Result<(Vec<(u64, f32)>, Vec<f32>), String> {
-        let (Some(vectors), Some(_)) = (&self.vectors, &self.embedder) else {
+        let (Some(vectors), Some(embedder)) = (&self.vectors, &self.embedder) else {
             return Err("no embedding model configured".into());
         };
         if vectors.is_empty() {
             return Err("vector index is still being built".into());
         }
-        let q = pending
-            .ok_or("vector index is still being built")?
+        let q = embedder
+            .embed(vec![text.to_string()])
             .await
-            .map_err(|e| format!("query embedding stopped: {e}"))??;
+            .map_err(|e| e.to_string())?
+            .pop()
+            .ok_or("embedder returned no vector")?;
         let adapter = self.query_adapter.read().ok().and_then(|a| a.clone());
         let q = match adapter {
             Some(a) => a.apply(&q),
