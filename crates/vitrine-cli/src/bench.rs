@@ -389,6 +389,35 @@ pub(crate) fn peak_rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU seconds (user + system) a process has used so far, from `/proc/PID/stat`; `None` off Linux.
+/// Why: on a shared 2-core VM throughput and latency swing with the machine's speed from minute to
+/// minute, while the server's CPU time per request is the capacity figure a change actually moves.
+pub(crate) fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    cpu_seconds_of_stat(&stat, clock_ticks_per_second())
+}
+
+/// User + system seconds from the text of `/proc/PID/stat` (fields 14 and 15, counted after the
+/// command name, which may itself hold spaces and parentheses).
+pub(crate) fn cpu_seconds_of_stat(stat: &str, ticks_per_second: f64) -> Option<f64> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // After the name, field 3 (state) is index 0, so utime (14) and stime (15) are 11 and 12.
+    let user: f64 = fields.get(11)?.parse().ok()?;
+    let system: f64 = fields.get(12)?.parse().ok()?;
+    Some((user + system) / ticks_per_second)
+}
+
+fn clock_ticks_per_second() -> f64 {
+    // SAFETY: sysconf only reads a constant of the running system.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks > 0 {
+        ticks as f64
+    } else {
+        100.0
+    }
+}
+
 /// The `p` quantile (0..1) of sorted latencies; 0 when there are none.
 pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted
@@ -495,4 +524,24 @@ fn write_events(path: &Path, n: usize, products: usize) -> anyhow::Result<()> {
     }
     w.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_seconds_read_past_a_command_name_with_spaces() {
+        let stat = "4242 (vitrine (serve) x) S 1 4242 4242 0 -1 4194560 900 0 0 0 \
+                    250 75 0 0 20 0 9 0 1000 123456 789 18446744073709551615";
+        assert_eq!(cpu_seconds_of_stat(stat, 100.0), Some(3.25));
+        assert_eq!(cpu_seconds_of_stat("garbage", 100.0), None);
+        assert_eq!(cpu_seconds_of_stat("1 (x) S 1 2", 100.0), None);
+    }
+
+    #[test]
+    fn this_process_has_used_some_cpu() {
+        let spent = cpu_seconds(std::process::id()).expect("Linux /proc");
+        assert!(spent >= 0.0);
+    }
 }

@@ -2,7 +2,9 @@
 //! loopback by concurrent clients. Uncached = every query string is new (no result or embedding cache can
 //! help); cached = a small set of queries repeated after one warm-up pass.
 
-use crate::bench::{import_demo_products, path_str, peak_rss_kib, spawn_server, timed_child};
+use crate::bench::{
+    cpu_seconds, import_demo_products, path_str, peak_rss_kib, spawn_server, timed_child,
+};
 use crate::loadgen::{self, Load, Pace};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -88,6 +90,17 @@ async fn load(
     Ok(l)
 }
 
+/// ", server CPU X ms per request" from CPU seconds read before and after a run (empty off Linux).
+fn server_cpu(before: Option<f64>, after: Option<f64>, requests: usize) -> String {
+    match (before, after) {
+        (Some(b), Some(a)) if requests > 0 => format!(
+            ", server CPU {:.2} ms per request",
+            (a - b) * 1e3 / requests as f64
+        ),
+        _ => String::new(),
+    }
+}
+
 /// Runs the benchmark.
 pub async fn run(
     products: usize,
@@ -139,18 +152,27 @@ pub async fn run(
     let per_run = (queries.len() - 100) / runs;
     let fresh =
         |run: usize| Arc::new(queries[100 + run * per_run..100 + (run + 1) * per_run].to_vec());
-    let u = load(&base, fresh(0), per_run, clients, Pace::Closed).await?;
-    println!("uncached, {:<14}: {u}", Pace::Closed.to_string());
-    for (run, &rate) in rates.iter().enumerate() {
-        let pace = Pace::Rate(rate);
-        let u = load(&base, fresh(run + 1), per_run, clients, pace).await?;
-        println!("uncached, {:<14}: {u}", pace.to_string());
+    let pid = child.id();
+    let paces = std::iter::once(Pace::Closed).chain(rates.iter().map(|&r| Pace::Rate(r)));
+    for (run, pace) in paces.enumerate() {
+        let before = cpu_seconds(pid);
+        let u = load(&base, fresh(run), per_run, clients, pace).await?;
+        println!(
+            "uncached, {:<14}: {u}{}",
+            pace.to_string(),
+            server_cpu(before, cpu_seconds(pid), u.n)
+        );
     }
     let hot: Arc<Vec<String>> = Arc::new(queries[..100].to_vec());
     load(&base, hot.clone(), hot.len(), 1, Pace::Closed).await?;
     for pace in [Pace::Closed, Pace::Rate(2_000.0)] {
+        let before = cpu_seconds(pid);
         let c = load(&base, hot.clone(), 20_000, clients, pace).await?;
-        println!("cached,   {:<14}: {c} over 100 queries", pace.to_string());
+        println!(
+            "cached,   {:<14}: {c} over 100 queries{}",
+            pace.to_string(),
+            server_cpu(before, cpu_seconds(pid), c.n)
+        );
     }
     println!("server peak RSS: {} MiB", peak_rss_kib(child.id()) / 1024);
     // SAFETY: plain signal to our own child.
