@@ -408,6 +408,17 @@ pub(crate) fn cpu_seconds_of_stat(stat: &str, ticks_per_second: f64) -> Option<f
     Some((user + system) / ticks_per_second)
 }
 
+/// ", server CPU X ms per request" from CPU seconds read before and after a run (empty off Linux).
+pub(crate) fn server_cpu(before: Option<f64>, after: Option<f64>, requests: usize) -> String {
+    match (before, after) {
+        (Some(b), Some(a)) if requests > 0 => format!(
+            ", server CPU {:.2} ms per request",
+            (a - b) * 1e3 / requests as f64
+        ),
+        _ => String::new(),
+    }
+}
+
 fn clock_ticks_per_second() -> f64 {
     // SAFETY: sysconf only reads a constant of the running system.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };

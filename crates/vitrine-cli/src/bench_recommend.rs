@@ -5,7 +5,10 @@
 //! Phases: import → train (sequence model) → serve (warm-up traffic logs impressions) → train again (now
 //! with the four rankers, timed) → serve with the trained version → `for_you` and `similar` latencies.
 
-use crate::bench::{import_demo_products, path_str, peak_rss_kib, spawn_server, timed_child};
+use crate::bench::{
+    cpu_seconds, import_demo_products, path_str, peak_rss_kib, server_cpu, spawn_server,
+    timed_child,
+};
 use crate::loadgen::{self, Load, Pace};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -222,8 +225,13 @@ pub async fn run(b: RecommendBench) -> anyhow::Result<()> {
     for (surface, rates) in [("for_you", &b.for_you_rates), ("similar", &b.similar_rates)] {
         let paces = std::iter::once(Pace::Closed).chain(rates.iter().map(|&r| Pace::Rate(r)));
         for pace in paces {
+            let before = cpu_seconds(child.id());
             let l = load(&base, surface, &b, pace).await?;
-            println!("{surface:<8} {:<15}: {l}", pace.to_string());
+            println!(
+                "{surface:<8} {:<15}: {l}{}",
+                pace.to_string(),
+                server_cpu(before, cpu_seconds(child.id()), l.n)
+            );
         }
     }
     println!("server peak RSS: {} MiB", peak_rss_kib(child.id()) / 1024);

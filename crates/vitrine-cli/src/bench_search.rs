@@ -3,7 +3,8 @@
 //! help); cached = a small set of queries repeated after one warm-up pass.
 
 use crate::bench::{
-    cpu_seconds, import_demo_products, path_str, peak_rss_kib, spawn_server, timed_child,
+    cpu_seconds, import_demo_products, path_str, peak_rss_kib, server_cpu, spawn_server,
+    timed_child,
 };
 use crate::loadgen::{self, Load, Pace};
 use rand::seq::SliceRandom;
@@ -88,17 +89,6 @@ async fn load(
     .await?;
     anyhow::ensure!(l.errors == 0, "{} searches failed", l.errors);
     Ok(l)
-}
-
-/// ", server CPU X ms per request" from CPU seconds read before and after a run (empty off Linux).
-fn server_cpu(before: Option<f64>, after: Option<f64>, requests: usize) -> String {
-    match (before, after) {
-        (Some(b), Some(a)) if requests > 0 => format!(
-            ", server CPU {:.2} ms per request",
-            (a - b) * 1e3 / requests as f64
-        ),
-        _ => String::new(),
-    }
 }
 
 /// Runs the benchmark.
