@@ -265,6 +265,7 @@ fn draw_group(example: &RerankExample, size: usize, rng: &mut StdRng) -> Group {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::installed_models_dir;
     use super::*;
 
     #[test]
@@ -301,20 +302,13 @@ mod tests {
         assert!((1800..2200).contains(&first_b), "b first {first_b} of 3000");
     }
 
-    /// The served cross-encoder must score what the trained one scores, or training would optimise a
-    /// model nobody serves. Runs where the encoder is installed (CI fetches it before the tests).
     /// One short real epoch through the shared loop: every step reports progress and the saved
     /// checkpoint (encoder and head) is one the serving cross-encoder loads and scores with.
     #[test]
     fn one_short_epoch_saves_a_servable_cross_encoder() {
-        let dir = crate::default_models_dir();
-        if crate::LocalEmbedder::load(&dir).is_err() {
-            eprintln!(
-                "skipped: the embedder is not installed in {}",
-                dir.display()
-            );
+        let Some(dir) = installed_models_dir() else {
             return;
-        }
+        };
         let examples: Vec<RerankExample> = (0..16)
             .map(|i| RerankExample {
                 query: format!("cordless drill {i}"),
@@ -351,16 +345,13 @@ mod tests {
         assert!(scores[0].is_finite());
     }
 
+    /// The served cross-encoder must score what the trained one scores, or training would optimise a
+    /// model nobody serves. Runs where the encoder is installed (CI fetches it before the tests).
     #[test]
     fn served_scores_match_the_trained_forward_pass() {
-        let dir = crate::default_models_dir();
-        if crate::LocalEmbedder::load(&dir).is_err() {
-            eprintln!(
-                "skipped: the embedder is not installed in {}",
-                dir.display()
-            );
+        let Some(dir) = installed_models_dir() else {
             return;
-        }
+        };
         let examples: Vec<RerankExample> = (0..40)
             .map(|i| RerankExample {
                 query: format!("cordless drill {i}"),

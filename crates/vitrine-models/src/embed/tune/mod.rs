@@ -320,8 +320,22 @@ fn encode(tokenizer: &Tokenizer, texts: &[&str]) -> Result<(Tensor, Tensor), Mod
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
+
+    /// The models directory when the embedder is installed there (CI fetches it before the tests);
+    /// otherwise `None`, after saying the test is skipped.
+    pub(in crate::embed::tune) fn installed_models_dir() -> Option<std::path::PathBuf> {
+        let dir = crate::default_models_dir();
+        if crate::LocalEmbedder::load(&dir).is_err() {
+            eprintln!(
+                "skipped: the embedder is not installed in {}",
+                dir.display()
+            );
+            return None;
+        }
+        Some(dir)
+    }
 
     #[test]
     fn draw_follows_weights() {
@@ -333,21 +347,13 @@ mod tests {
         assert!((2800..3200).contains(&b), "b drawn {b} times of 4000");
     }
 
-    /// The trainable forward pass must compute what the serving one computes, or a tuned checkpoint would
-    /// be trained for one model and served by another. Runs where the model is installed (CI fetches it
-    /// before the tests).
     /// One short real epoch through the shared loop: every step reports progress, the held-out loss is
     /// measured, and the saved checkpoint is one the serving embedder loads.
     #[test]
     fn one_short_epoch_saves_a_servable_checkpoint() {
-        let dir = crate::default_models_dir();
-        if crate::LocalEmbedder::load(&dir).is_err() {
-            eprintln!(
-                "skipped: the embedder is not installed in {}",
-                dir.display()
-            );
+        let Some(dir) = installed_models_dir() else {
             return;
-        }
+        };
         let pairs = [
             ("cordless drill", "20-Volt Cordless Drill/Driver Kit"),
             ("garden hose", "50 ft. Heavy Duty Garden Hose"),
@@ -393,6 +399,9 @@ mod tests {
         assert_eq!(v[0].len(), 384);
     }
 
+    /// The trainable forward pass must compute what the serving one computes, or a tuned checkpoint would
+    /// be trained for one model and served by another. Runs where the model is installed (CI fetches it
+    /// before the tests).
     #[test]
     fn trainable_forward_matches_serving_forward() {
         let dir = crate::default_models_dir();
