@@ -147,6 +147,7 @@ pub(crate) struct SearchEval {
     pub(crate) n_queries: usize,
     pub(crate) seed: u64,
     pub(crate) cache_dir: Option<PathBuf>,
+    pub(crate) dump_dir: Option<PathBuf>,
     pub(crate) train_queries: usize,
     pub(crate) ranking: RankerTraining,
     pub(crate) only_tuned_ranker: bool,
@@ -161,6 +162,7 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
         n_queries,
         seed,
         cache_dir,
+        dump_dir,
         train_queries,
         ranking,
         only_tuned_ranker,
@@ -250,7 +252,13 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
     }
     println!("| method | NDCG@10 | Recall@100 | mean ms/query |");
     println!("|---|---|---|---|");
-    let mut table = Table::default();
+    if let Some(d) = &dump_dir {
+        std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+    }
+    let mut table = Table {
+        dump_dir,
+        ..Table::default()
+    };
     for (name, retrieval, fusion) in methods {
         table
             .row(&engine, queries, &name, retrieval, fusion)
@@ -503,6 +511,9 @@ async fn train_ranker(
 pub(crate) struct Table {
     bm25: Option<f64>,
     recall_queries: usize,
+    /// Where each row's per-query top 10 is written (`--dump-dir`), and how many rows were written.
+    dump_dir: Option<PathBuf>,
+    rows_dumped: usize,
 }
 
 impl Table {
@@ -592,6 +603,7 @@ impl Table {
         fusion: Option<Fusion>,
     ) -> anyhow::Result<()> {
         let mut acc = Accumulator::default();
+        let mut dump = String::new();
         let t = Instant::now();
         for q in queries {
             let req = SearchRequest {
@@ -604,9 +616,35 @@ impl Table {
             let (answer, _) = engine.search(&req).await?;
             let ranked: Vec<String> = answer.hits.iter().map(|h| h.id.clone()).collect();
             acc.add(&ranked, &q.judgments);
+            if self.dump_dir.is_some() {
+                let line = serde_json::json!({
+                    "query": q.text,
+                    "parsed": answer.parsed,
+                    "top": &ranked[..ranked.len().min(10)],
+                    "judgments": q.judgments,
+                });
+                dump.push_str(&line.to_string());
+                dump.push('\n');
+            }
         }
         let ms = t.elapsed().as_secs_f64() * 1000.0 / queries.len().max(1) as f64;
         self.print(name, &acc, ms);
+        if let Some(dir) = &self.dump_dir {
+            self.rows_dumped += 1;
+            let slug: String = name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '-'
+                    }
+                })
+                .take(60)
+                .collect();
+            let path = dir.join(format!("{:02}-{slug}.jsonl", self.rows_dumped));
+            std::fs::write(&path, dump).with_context(|| format!("writing {}", path.display()))?;
+        }
         Ok(())
     }
 

@@ -20,6 +20,10 @@ pub struct SearchArgs {
     /// Where product embeddings are cached between runs.
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,
+    /// Write every row's per-query top 10 here (one JSON-lines file per row), to study what a method
+    /// gets wrong query by query.
+    #[arg(long)]
+    pub dump_dir: Option<PathBuf>,
     /// Most judged queries (disjoint from the evaluated ones) used to train the learned ranker; the
     /// default takes all the others; 0 skips the ranker.
     #[arg(long, default_value_t = 100_000)]
@@ -97,6 +101,7 @@ impl SearchArgs {
             queries,
             seed,
             cache_dir,
+            dump_dir,
             train_queries,
             train_depth,
             ranker_trees,
@@ -135,6 +140,7 @@ impl SearchArgs {
             n_queries: queries,
             seed,
             cache_dir,
+            dump_dir,
             train_queries,
             ranking: RankerTraining {
                 depth: train_depth.unwrap_or(config.search.candidates),

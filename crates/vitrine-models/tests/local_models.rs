@@ -424,3 +424,21 @@ fn fine_tuning_pulls_queries_towards_their_products_and_is_served() {
     let missing = LocalEmbedder::load_with_weights(&models_dir(), Some(&dir.path().join("nope")));
     assert!(missing.is_err());
 }
+
+/// The speller leaves ordinary words alone on the strength of this list, so it must hold whole
+/// English words and none of the pieces or misspellings the tokenizer splits.
+#[test]
+fn language_words_are_whole_words_the_encoder_knows() {
+    let words: std::collections::HashSet<String> =
+        embedder().language_words().into_iter().collect();
+    assert!(words.len() > 10_000, "{} words", words.len());
+    for known in ["filing", "bushes", "inches", "working"] {
+        assert!(words.contains(known), "{known} missing");
+    }
+    for typo in ["curtins", "conroller", "wecker", "refridgerator"] {
+        assert!(!words.contains(typo), "{typo} listed as a word");
+    }
+    assert!(words
+        .iter()
+        .all(|w| w.chars().count() >= 4 && w.chars().all(char::is_lowercase)));
+}

@@ -81,6 +81,70 @@ pub fn text_hash(text: &str) -> u64 {
     doc_key(text)
 }
 
+/// Units of measure ("lb", "inches", "gallons"): the number before one is not a price, and the
+/// speller never "corrects" one into a title word (titles write "in.", shoppers "inches").
+pub fn is_measure_unit(word: &str) -> bool {
+    let w = word.trim().trim_matches(|c: char| !c.is_alphanumeric());
+    matches!(
+        w,
+        "lb" | "lbs"
+            | "kg"
+            | "g"
+            | "oz"
+            | "in"
+            | "inch"
+            | "inches"
+            | "ft"
+            | "feet"
+            | "foot"
+            | "cm"
+            | "mm"
+            | "m"
+            | "gal"
+            | "gallon"
+            | "gallons"
+            | "qt"
+            | "l"
+            | "ml"
+            | "w"
+            | "watt"
+            | "watts"
+            | "v"
+            | "volt"
+            | "volts"
+            | "amp"
+            | "amps"
+            | "a"
+            | "btu"
+            | "sq"
+            | "pcs"
+            | "pieces"
+            | "pack"
+            | "piece"
+            | "yards"
+            | "yd"
+            | "hp"
+            | "gb"
+            | "tb"
+            | "mph"
+            | "psi"
+            | "x"
+            | "degree"
+            | "degrees"
+            | "years"
+            | "year"
+            | "minutes"
+            | "hours"
+            | "people"
+            | "person"
+            | "seater"
+            | "seats"
+            | "cup"
+            | "cups"
+    ) || word.trim_start().starts_with('"')
+        || word.trim_start().starts_with('\'')
+}
+
 /// Words that carry no meaning for retrieval in a shopping query.
 pub fn is_stop_word(token: &str) -> bool {
     matches!(

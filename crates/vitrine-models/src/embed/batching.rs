@@ -92,6 +92,9 @@ impl Embedder for BatchingEmbedder {
     fn dimension(&self) -> usize {
         self.inner.dimension()
     }
+    fn language_words(&self) -> Vec<String> {
+        self.inner.language_words()
+    }
     async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, ModelError> {
         super::check_inputs(&texts)?;
         let (tx, rx) = oneshot::channel();

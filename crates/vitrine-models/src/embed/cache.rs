@@ -50,6 +50,9 @@ impl Embedder for CachedEmbedder {
     fn dimension(&self) -> usize {
         self.inner.dimension()
     }
+    fn language_words(&self) -> Vec<String> {
+        self.inner.language_words()
+    }
     async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, ModelError> {
         super::check_inputs(&texts)?;
         let keys: Vec<[u8; 16]> = texts.iter().map(|t| key(t)).collect();

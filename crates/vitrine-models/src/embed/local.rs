@@ -203,6 +203,17 @@ impl Embedder for LocalEmbedder {
     fn dimension(&self) -> usize {
         384
     }
+    fn language_words(&self) -> Vec<String> {
+        let mut words: Vec<String> = self
+            .inner
+            .tokenizer
+            .get_vocab(false)
+            .into_keys()
+            .filter(|w| w.chars().count() >= 4 && w.chars().all(|c| c.is_lowercase()))
+            .collect();
+        words.sort_unstable();
+        words
+    }
     async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, ModelError> {
         check_inputs(&texts)?;
         let me = self.clone();

@@ -39,6 +39,13 @@ pub trait Embedder: Send + Sync {
     async fn embed_on_one_core(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, ModelError> {
         self.embed(texts).await
     }
+    /// The lower-case words of four or more letters the model reads as one whole token: ordinary
+    /// language it learned ("filing", "bushes"), as opposed to misspellings, which it breaks into
+    /// pieces. The search speller leaves such a word alone unless the catalog's titles back the
+    /// change. Empty when the backend cannot tell (a remote model).
+    fn language_words(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Validation shared by every backend, so bad input gets the same answer locally and remotely.

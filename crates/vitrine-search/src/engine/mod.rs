@@ -67,6 +67,8 @@ pub struct SearchEngine {
     vocab: RwLock<Arc<Vocabulary>>,
     /// The catalog's title words for query spelling correction (rebuilt with `vocab`).
     speller: RwLock<Arc<Speller>>,
+    /// The encoder's whole words, which the speller does not take for typos (read once at open).
+    language_words: Arc<rustc_hash::FxHashSet<String>>,
     synonyms: RwLock<Arc<Synonyms>>,
     rules: RwLock<Arc<Rules>>,
     lexical: LexicalIndex,
@@ -167,6 +169,14 @@ impl SearchEngine {
             docs: RwLock::new(FxHashMap::default()),
             vocab: RwLock::new(Arc::new(Vocabulary::default())),
             speller: RwLock::new(Arc::new(Speller::default())),
+            language_words: Arc::new(
+                embedder
+                    .as_ref()
+                    .map(|e| e.language_words())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect(),
+            ),
             synonyms: RwLock::new(Arc::new(synonyms)),
             rules: RwLock::new(Arc::new(rules)),
             lexical,
@@ -312,9 +322,12 @@ impl SearchEngine {
         let (vocab, speller) = match self.docs.read() {
             Ok(docs) => (
                 Vocabulary::build(docs.values().map(|d| d.as_ref())),
-                self.config
-                    .spelling
-                    .then(|| Speller::build(docs.values().map(|d| d.as_ref()))),
+                self.config.spelling.then(|| {
+                    Speller::build(
+                        docs.values().map(|d| d.as_ref()),
+                        self.language_words.clone(),
+                    )
+                }),
             ),
             Err(_) => return,
         };

@@ -51,69 +51,6 @@ static AROUND: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid regex")
 });
 
-/// Units that mean the number is not a price.
-fn is_non_money_unit(word: &str) -> bool {
-    let w = word.trim().trim_matches(|c: char| !c.is_alphanumeric());
-    matches!(
-        w,
-        "lb" | "lbs"
-            | "kg"
-            | "g"
-            | "oz"
-            | "in"
-            | "inch"
-            | "inches"
-            | "ft"
-            | "feet"
-            | "foot"
-            | "cm"
-            | "mm"
-            | "m"
-            | "gal"
-            | "gallon"
-            | "gallons"
-            | "qt"
-            | "l"
-            | "ml"
-            | "w"
-            | "watt"
-            | "watts"
-            | "v"
-            | "volt"
-            | "volts"
-            | "amp"
-            | "amps"
-            | "a"
-            | "btu"
-            | "sq"
-            | "pcs"
-            | "pieces"
-            | "pack"
-            | "piece"
-            | "yards"
-            | "yd"
-            | "hp"
-            | "gb"
-            | "tb"
-            | "mph"
-            | "psi"
-            | "x"
-            | "degree"
-            | "degrees"
-            | "years"
-            | "year"
-            | "minutes"
-            | "hours"
-            | "people"
-            | "person"
-            | "seater"
-            | "seats"
-            | "cup"
-            | "cups"
-    ) || word.trim_start().starts_with('"')
-        || word.trim_start().starts_with('\'')
-}
-
 fn num(s: &str) -> Option<f64> {
     s.replace(',', ".")
         .parse::<f64>()
@@ -155,7 +92,7 @@ pub fn parse_price(lower: &str) -> Option<PriceMatch> {
             let m = c.get(0)?;
             let money_after = c.name("after").is_some();
             let unit = c.name("unit");
-            if !money_after && unit.is_some_and(|u| is_non_money_unit(u.as_str())) {
+            if !money_after && unit.is_some_and(|u| crate::normalize::is_measure_unit(u.as_str())) {
                 continue;
             }
             let v = num(&c[1])?;
