@@ -363,6 +363,23 @@ impl LexicalIndex {
                     ));
                 }
             }
+            // "9x12" is searched as its numbers too: titles write "9 ft. x 12 ft.".
+            let mut parts = normalize::size_parts(w).unwrap_or_default();
+            parts.sort_unstable();
+            parts.dedup();
+            for part in parts {
+                for (name, boost) in BOOSTS {
+                    for term in self.analyze(f.text(name), part) {
+                        clauses.push((
+                            Occur::Should,
+                            Box::new(BoostQuery::new(
+                                Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)),
+                                boost,
+                            )),
+                        ));
+                    }
+                }
+            }
             if let Some(distance) = normalize::typo_edits(w).filter(|_| !known) {
                 let term = Term::from_field_text(f.title_exact, w);
                 clauses.push((

@@ -81,6 +81,15 @@ pub fn text_hash(text: &str) -> u64 {
     doc_key(text)
 }
 
+/// The numbers of a size written as one word ("9x12" → ["9", "12"], "2x4x8" → three), or `None` for
+/// any other word. Shoppers glue sizes together; titles write "9 ft. x 12 ft.", so the text index holds
+/// the numbers as words of their own and never the glued form.
+pub fn size_parts(word: &str) -> Option<Vec<&str>> {
+    let parts: Vec<&str> = word.split('x').collect();
+    let numeric = |p: &&str| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit());
+    (parts.len() >= 2 && parts.iter().all(numeric)).then_some(parts)
+}
+
 /// Units of measure ("lb", "inches", "gallons"): the number before one is not a price, and the
 /// speller never "corrects" one into a title word (titles write "in.", shoppers "inches").
 pub fn is_measure_unit(word: &str) -> bool {
@@ -227,7 +236,25 @@ mod tests {
         assert!(!contains_phrase(" cafécrème ", "crème"));
     }
 
+    #[test]
+    fn glued_sizes_split_into_their_numbers() {
+        assert_eq!(size_parts("9x12"), Some(vec!["9", "12"]));
+        assert_eq!(size_parts("2x4x8"), Some(vec!["2", "4", "8"]));
+        for not_a_size in ["x12", "9x", "xx", "12", "wm624", "9xl", "4x4truck"] {
+            assert_eq!(size_parts(not_a_size), None, "{not_a_size}");
+        }
+    }
+
     proptest! {
+        #[test]
+        fn size_parts_are_the_numbers_of_the_word(s in "[0-9x]{0,12}") {
+            if let Some(parts) = size_parts(&s) {
+                prop_assert!(parts.len() >= 2);
+                prop_assert_eq!(parts.join("x"), s.clone());
+                prop_assert!(parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit())));
+            }
+        }
+
         #[test]
         fn tokens_never_panic_and_are_lowercase_alnum(s in "\\PC{0,200}") {
             for t in tokens(&s) {

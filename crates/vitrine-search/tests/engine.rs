@@ -339,3 +339,31 @@ async fn the_exact_filter_set_is_complete_counts_only_live_rows_and_gives_up_pas
         "no constraint: nothing to list"
     );
 }
+
+/// Shoppers glue sizes ("9x12 rug"); titles spell them out ("9 ft. x 12 ft."). The glued size must
+/// still find the product of that size first.
+#[tokio::test]
+async fn a_glued_size_finds_the_spelled_out_size() {
+    let engine = SearchEngine::open(SearchConfig::default(), None, None).unwrap();
+    let rug = |id: &str, title: &str| -> Product {
+        let input: ProductInput = serde_json::from_value(json!({
+            "id": id, "title": title, "price": "99", "currency": "USD",
+            "inventory": {"quantity": 3},
+        }))
+        .unwrap();
+        input.validate(chrono::Utc::now()).unwrap()
+    };
+    let products = vec![
+        rug("R-5x8", "Braided Area Rug 5 ft. x 8 ft."),
+        rug("R-9x12", "Braided Area Rug 9 ft. x 12 ft."),
+        rug("R-8x10", "Braided Area Rug 8 ft. x 10 ft."),
+    ];
+    engine.apply_text(&products, 1).unwrap();
+    engine.rebuild_vocabulary();
+    let found = ids(&engine, &req("9x12 braided rug")).await;
+    assert_eq!(
+        found.first().map(String::as_str),
+        Some("R-9x12"),
+        "{found:?}"
+    );
+}
