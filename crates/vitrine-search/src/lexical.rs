@@ -337,6 +337,18 @@ impl LexicalIndex {
         }
     }
 
+    /// `word` as analysed in every searched field, each term with its field's boost.
+    fn boosted_terms(&self, word: &str) -> Vec<(Term, f32)> {
+        BOOSTS
+            .iter()
+            .flat_map(|(name, boost)| {
+                self.analyze(self.fields.text(*name), word)
+                    .into_iter()
+                    .map(move |term| (term, *boost))
+            })
+            .collect()
+    }
+
     fn relevance_query(&self, searcher: &Searcher, q: &LexicalQuery<'_>) -> Option<Box<dyn Query>> {
         let f = self.fields;
         let words: Vec<String> = normalize::tokens(q.text)
@@ -350,35 +362,23 @@ impl LexicalIndex {
         let word_refs: Vec<&str> = words.iter().map(String::as_str).collect();
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for w in &words {
-            let mut known = false;
-            for (name, boost) in BOOSTS {
-                for term in self.analyze(f.text(name), w) {
-                    known |= searcher.doc_freq(&term).unwrap_or(0) > 0;
-                    clauses.push((
-                        Occur::Should,
-                        Box::new(BoostQuery::new(
-                            Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)),
-                            boost,
-                        )),
-                    ));
-                }
-            }
+            let terms = self.boosted_terms(w);
+            let known = terms
+                .iter()
+                .any(|(term, _)| searcher.doc_freq(term).unwrap_or(0) > 0);
             // "9x12" is searched as its numbers too: titles write "9 ft. x 12 ft.".
             let mut parts = normalize::size_parts(w).unwrap_or_default();
             parts.sort_unstable();
             parts.dedup();
-            for part in parts {
-                for (name, boost) in BOOSTS {
-                    for term in self.analyze(f.text(name), part) {
-                        clauses.push((
-                            Occur::Should,
-                            Box::new(BoostQuery::new(
-                                Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)),
-                                boost,
-                            )),
-                        ));
-                    }
-                }
+            let part_terms = parts.into_iter().flat_map(|p| self.boosted_terms(p));
+            for (term, boost) in terms.into_iter().chain(part_terms) {
+                clauses.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(
+                        Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)),
+                        boost,
+                    )),
+                ));
             }
             if let Some(distance) = normalize::typo_edits(w).filter(|_| !known) {
                 let term = Term::from_field_text(f.title_exact, w);
