@@ -562,6 +562,11 @@ impl LexicalIndex {
                 hits.push((key, if has_text { score } else { 0.0 }));
             }
         }
+        if has_text {
+            // Equal scores (identical titles are common) keep one order whatever segment each
+            // product landed in: the parallel index build must not change answers between runs.
+            hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        }
         Ok(LexicalHits { hits, total })
     }
 }
