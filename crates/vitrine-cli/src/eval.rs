@@ -450,6 +450,12 @@ pub async fn build_engine(
         items.len(),
         t.elapsed().as_secs_f64()
     );
+    let t = Instant::now();
+    let words = engine.embed_title_words().await?;
+    eprintln!(
+        "word vectors: {words} title words in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     Ok((engine, catalog))
 }
 

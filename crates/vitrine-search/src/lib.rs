@@ -43,6 +43,7 @@ pub mod synonyms;
 pub mod types;
 pub mod vectors;
 pub mod vocab;
+pub mod word_vectors;
 
 pub use engine::{blend_order, standardised, CrossStage, SearchEngine, SearchStats};
 pub use filters::Filters;

@@ -1,7 +1,8 @@
 //! A learned ranker: gradient-boosted trees (forust) over features of each fused candidate — both
 //! retrievers' scores and ranks, the exact cosine of every candidate (also those only BM25 found), and
 //! query–title overlap (exact words, word prefixes, IDF-weighted shares, the most informative missing
-//! word, the product-type word, word pairs, numbers, letter trigrams). Trained on human relevance
+//! word, the product-type word, word pairs, numbers, letter trigrams) and the soft word match of
+//! [`crate::word_vectors`] (how well the title covers each query word by meaning). Trained on human relevance
 //! judgments; used when `fusion = { method = "learned" }` and a model is loaded. The model file names
 //! its features, so a model from another version is refused instead of misread.
 
@@ -10,6 +11,7 @@ use crate::fusion::Fused;
 use crate::lambdamart::{LambdaParams, RankingGroup, TreeEnsemble};
 use crate::normalize::{self, is_stop_word};
 use crate::quantities;
+use crate::word_vectors::{self, WordTable};
 use crate::SearchError;
 use forust_ml::{GradientBooster, Matrix};
 use serde::{Deserialize, Serialize};
@@ -51,10 +53,13 @@ pub const FEATURES: [&str; N_FEATURES] = [
     "query_sizes_in_title",
     "cosine_to_other_top_results",
     "title_consensus_with_top_results",
+    "soft_word_coverage",
+    "soft_word_coverage_worst",
+    "idf_share_soft_word_coverage",
 ];
 
 /// Length of a feature vector.
-pub const N_FEATURES: usize = 24;
+pub const N_FEATURES: usize = 27;
 
 /// What the rest of the candidate list says about one candidate ([`crate::list_context`]).
 #[derive(Debug, Clone, Copy, Default)]
@@ -144,6 +149,7 @@ pub fn features(
     cosine: Option<f32>,
     list: ListSignals,
     d: &SearchDoc,
+    words: Option<&WordTable>,
 ) -> FeatureRow {
     let q_tokens = &q.tokens;
     let t_tokens: Vec<&str> = d
@@ -227,6 +233,25 @@ pub fn features(
             .count() as f64
             / numbers.len() as f64
     };
+    let soft = words.map_or_else(
+        || prefix_hits.iter().map(|h| f64::from(*h)).collect(),
+        |table| word_vectors::soft_matches(table, q_tokens, &prefix_hits, &t_tokens),
+    );
+    let soft_mean = if q_tokens.is_empty() {
+        -1.0
+    } else {
+        soft.iter().sum::<f64>() / n
+    };
+    let soft_worst = if q_tokens.is_empty() {
+        -1.0
+    } else {
+        soft.iter().copied().fold(1.0, f64::min)
+    };
+    let soft_idf = if total_idf > 0.0 {
+        soft.iter().zip(&q.idf).map(|(s, i)| s * i).sum::<f64>() / total_idf
+    } else {
+        0.0
+    };
     let lex = f.lexical.map_or(0.0, |l| l.0 as f64);
     let cos = cosine.or(f.semantic.map(|s| s.0)).map_or(0.0, f64::from);
     [
@@ -267,6 +292,9 @@ pub fn features(
         },
         list.cosine_to_top,
         list.title_consensus,
+        soft_mean,
+        soft_worst,
+        soft_idf,
     ]
 }
 
@@ -494,7 +522,7 @@ mod tests {
             lexical: Some((5.0, 3)),
             semantic: None,
         };
-        features(&q, &f, Some(0.5), ListSignals::default(), &doc(title))
+        features(&q, &f, Some(0.5), ListSignals::default(), &doc(title), None)
     }
 
     fn at(row: &FeatureRow, name: &str) -> f64 {

@@ -102,6 +102,10 @@ pub async fn catch_up_vectors(
     if dirty {
         vectors.save()?;
     }
+    if embedded > 0 || engine.word_vector_count() == 0 {
+        // Word vectors live in memory: the first catch-up after a start embeds them all.
+        engine.embed_title_words().await?;
+    }
     Ok(embedded)
 }
 

@@ -107,3 +107,40 @@ async fn semantic_retrieval_finds_what_words_miss() {
         1
     );
 }
+
+/// The ranker's soft word match: a query word that a candidate's title lacks counts for as much as
+/// the title's nearest word means the same ("sneakers" ~ "trainers", not "headphones").
+#[tokio::test]
+async fn soft_word_match_credits_a_title_word_of_the_same_meaning() {
+    let Some((engine, _)) = engine().await else {
+        return;
+    };
+    assert!(engine.embed_title_words().await.unwrap() > 10);
+    assert!(engine.word_vector_count() > 10);
+    assert_eq!(
+        engine.embed_title_words().await.unwrap(),
+        0,
+        "each word is embedded once"
+    );
+    let candidate = |id: &str| vitrine_search::fusion::Fused {
+        key: vitrine_search::normalize::doc_key(id),
+        score: 0.0,
+        lexical: None,
+        semantic: None,
+    };
+    let rows = engine.candidate_features("sneakers", 0, &[candidate("P6"), candidate("P8")], None);
+    let at = |row: &vitrine_search::ltr::FeatureRow| {
+        let i = vitrine_search::ltr::FEATURES
+            .iter()
+            .position(|f| *f == "soft_word_coverage")
+            .unwrap();
+        row[i]
+    };
+    assert!(
+        at(&rows[0]) > at(&rows[1]) + 0.1,
+        "trainers {} vs headphones {}",
+        at(&rows[0]),
+        at(&rows[1])
+    );
+    assert!(at(&rows[0]) < 1.0, "a different word is not a letter match");
+}

@@ -8,6 +8,7 @@ use crate::lexical::LexicalQuery;
 use crate::list_context;
 use crate::ltr::{self, QueryContext};
 use crate::normalize;
+use crate::word_vectors::WordTable;
 use crate::SearchError;
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
@@ -44,15 +45,57 @@ impl SearchEngine {
         )
         .with_corrections(corrected_words);
         let signals = self.list_signals(fused, query_vec.is_some(), &docs);
-        fused
-            .iter()
-            .zip(&cosines)
-            .zip(signals)
-            .map(|((f, c), list)| match docs.get(&f.key) {
-                Some(d) => ltr::features(&ctx, f, *c, list, d),
-                None => [0.0; ltr::N_FEATURES],
-            })
-            .collect()
+        let rows = |words: Option<&WordTable>| -> Vec<ltr::FeatureRow> {
+            fused
+                .iter()
+                .zip(&cosines)
+                .zip(&signals)
+                .map(|((f, c), list)| match docs.get(&f.key) {
+                    Some(d) => ltr::features(&ctx, f, *c, *list, d, words),
+                    None => [0.0; ltr::N_FEATURES],
+                })
+                .collect()
+        };
+        if self.embedder.is_some() {
+            self.word_vectors
+                .with_table(|t| rows(Some(t)))
+                .unwrap_or_else(|| rows(None))
+        } else {
+            rows(None)
+        }
+    }
+
+    /// Embeds the catalog's title words that have no vector yet (see [`crate::word_vectors`]);
+    /// returns how many. Run after a catch-up of the vector index, so a new word is matched softly
+    /// once its product is searchable by meaning.
+    pub async fn embed_title_words(&self) -> Result<usize, SearchError> {
+        let Some(embedder) = &self.embedder else {
+            return Ok(0);
+        };
+        let missing = {
+            let docs = self.docs.read().map_err(|_| SearchError::Poisoned)?;
+            self.word_vectors.missing(
+                docs.values()
+                    .flat_map(|d| d.title_padded().split(' '))
+                    .filter(|w| !w.is_empty()),
+            )
+        };
+        for chunk in missing.chunks(WORD_BATCH) {
+            let vectors = embedder
+                .embed(chunk.to_vec())
+                .await
+                .map_err(|e| SearchError::Model(e.to_string()))?;
+            self.word_vectors.insert(chunk.to_vec(), vectors);
+        }
+        if !missing.is_empty() {
+            self.invalidate();
+        }
+        Ok(missing.len())
+    }
+
+    /// How many title words have vectors (for logs and tests).
+    pub fn word_vector_count(&self) -> usize {
+        self.word_vectors.len()
     }
 
     /// Each candidate's resemblance to the other top results ([`list_context`]): cosine with their
@@ -137,6 +180,9 @@ impl SearchEngine {
             .collect())
     }
 }
+
+/// Words embedded per model call: short texts, so a large batch pads little.
+const WORD_BATCH: usize = 512;
 
 /// Whether candidate `i`, a member of the feedback set, contributed a vector to its sum.
 fn members_has_vector(set: &[usize], members: &[Option<Vec<f32>>], i: usize) -> bool {

@@ -87,6 +87,8 @@ pub struct SearchEngine {
     /// Map applied to query vectors before vector search (`None`: the encoder's vectors as they are).
     query_adapter: RwLock<Option<Arc<crate::adapter::QueryAdapter>>>,
     vocab_built: std::sync::Mutex<Option<std::time::Instant>>,
+    /// Title words' vectors for the ranker's soft word match (`learned.rs`), filled by catch-up.
+    word_vectors: crate::word_vectors::WordVectors,
 }
 
 /// Filter sets whose admissible products are remembered (at most `EXACT_VECTOR_LIMIT` keys each).
@@ -163,6 +165,7 @@ impl SearchEngine {
             cross: RwLock::new(None),
             query_adapter: RwLock::new(query_adapter),
             vocab_built: std::sync::Mutex::new(None),
+            word_vectors: Default::default(),
             cache: ResultCache::new(config.cache_capacity),
             filter_sets: ResultCache::new(FILTER_SET_CACHE),
             config,

@@ -1,0 +1,150 @@
+//! Vectors of single catalog words, for the learned ranker's *soft word match*.
+//!
+//! The overlap features of [`crate::ltr`] only see a query word in a title when its letters are
+//! there ("cabinet" in "Cabinets"). A shopper's "fridge" is not in "French Door Refrigerator", and the
+//! whole-text cosine cannot say *which* query word a title fails to cover. Each plain title word is
+//! embedded once by the engine's own encoder; a query word's soft match with a title is then its best
+//! cosine with one of the title's words. Only catalog words get vectors, so answering a query never
+//! runs the model for this: a query word outside the catalog (a misspelling the speller left alone)
+//! simply has no soft match.
+
+use crate::normalize::is_stop_word;
+use rustc_hash::FxHashMap;
+use std::sync::RwLock;
+
+/// Normalised vectors by word.
+pub type WordTable = FxHashMap<Box<str>, Box<[f32]>>;
+
+/// The engine's word vectors; filled from the catalog's titles, never emptied (a word of a removed
+/// product costs memory, not correctness).
+#[derive(Default)]
+pub struct WordVectors {
+    table: RwLock<WordTable>,
+}
+
+/// Whether a word gets a vector: three or more letters, no digits (sizes and model codes are
+/// compared by [`crate::quantities`] and exact match; their embeddings mean little), not a stop word.
+pub fn is_embeddable(word: &str) -> bool {
+    word.chars().count() >= 3 && word.chars().all(char::is_alphabetic) && !is_stop_word(word)
+}
+
+impl WordVectors {
+    /// How many words have vectors.
+    pub fn len(&self) -> usize {
+        self.table.read().map_or(0, |t| t.len())
+    }
+
+    /// Whether no word has a vector yet (before the first catch-up, or without an encoder).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The embeddable words of `words` that have no vector yet, each once.
+    pub fn missing<'a>(&self, words: impl Iterator<Item = &'a str>) -> Vec<String> {
+        let Ok(table) = self.table.read() else {
+            return Vec::new();
+        };
+        let mut seen = rustc_hash::FxHashSet::default();
+        words
+            .filter(|w| is_embeddable(w) && !table.contains_key(*w) && seen.insert(*w))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Stores vectors (as the encoder returned them: L2-normalised) for `words`, in order.
+    pub fn insert(&self, words: Vec<String>, vectors: Vec<Vec<f32>>) {
+        if let Ok(mut table) = self.table.write() {
+            for (w, v) in words.into_iter().zip(vectors) {
+                table.insert(w.into_boxed_str(), v.into_boxed_slice());
+            }
+        }
+    }
+
+    /// Runs `f` over the table under one read lock (a query reads many words).
+    pub fn with_table<R>(&self, f: impl FnOnce(&WordTable) -> R) -> Option<R> {
+        self.table.read().ok().map(|t| f(&t))
+    }
+}
+
+/// The soft match of each query word with a title: 1 where `hits` says the word's letters are in the
+/// title, otherwise its best cosine (at least 0) with an embeddable title word, 0 without a vector.
+pub fn soft_matches(
+    table: &WordTable,
+    query: &[String],
+    hits: &[bool],
+    title: &[&str],
+) -> Vec<f64> {
+    let mut title_vectors: Option<Vec<&[f32]>> = None;
+    query
+        .iter()
+        .zip(hits)
+        .map(|(word, hit)| {
+            if *hit {
+                return 1.0;
+            }
+            let Some(q) = table.get(word.as_str()) else {
+                return 0.0;
+            };
+            let vectors = title_vectors.get_or_insert_with(|| {
+                title
+                    .iter()
+                    .filter(|w| is_embeddable(w))
+                    .filter_map(|w| table.get(*w).map(|v| &v[..]))
+                    .collect()
+            });
+            vectors
+                .iter()
+                .map(|t| dot(q, t))
+                .fold(0.0f32, f32::max)
+                .into()
+        })
+        .collect()
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unit(v: &[f32]) -> Vec<f32> {
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.iter().map(|x| x / n).collect()
+    }
+
+    #[test]
+    fn a_word_the_title_lacks_is_matched_by_its_nearest_title_word() {
+        let words = WordVectors::default();
+        words.insert(
+            vec!["fridge".into(), "refrigerator".into(), "hose".into()],
+            vec![unit(&[1.0, 0.2]), unit(&[0.9, 0.3]), unit(&[0.0, 1.0])],
+        );
+        let query = vec!["steel".to_string(), "fridge".to_string()];
+        let soft = words
+            .with_table(|t| {
+                soft_matches(
+                    t,
+                    &query,
+                    &[true, false],
+                    &["steel", "refrigerator", "hose"],
+                )
+            })
+            .unwrap();
+        assert_eq!(soft[0], 1.0, "a letter match counts fully");
+        assert!(soft[1] > 0.95, "fridge ~ refrigerator: {}", soft[1]);
+        let garden = words
+            .with_table(|t| soft_matches(t, &query, &[false, false], &["garden", "hose"]))
+            .unwrap();
+        assert_eq!(garden[0], 0.0, "no vector for 'steel'");
+        assert!(garden[1] < 0.3, "fridge is far from hose: {}", garden[1]);
+    }
+
+    #[test]
+    fn numbers_codes_and_stop_words_get_no_vector() {
+        let words = WordVectors::default();
+        let missing = words.missing(["9x12", "wm624", "the", "drill", "drill", "ab"].into_iter());
+        assert_eq!(missing, vec!["drill".to_string()]);
+    }
+}
