@@ -14,7 +14,9 @@ use crate::quantities;
 use crate::word_vectors::{self, WordTable};
 use crate::SearchError;
 use forust_ml::{GradientBooster, Matrix};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
 use std::sync::Arc;
 
 /// The on-disk ranker: the feature names it expects, forust's JSON and the listwise trees.
@@ -56,10 +58,12 @@ pub const FEATURES: [&str; N_FEATURES] = [
     "soft_word_coverage",
     "soft_word_coverage_worst",
     "idf_share_soft_word_coverage",
+    "soft_last_query_word",
+    "soft_title_cover",
 ];
 
 /// Length of a feature vector.
-pub const N_FEATURES: usize = 27;
+pub const N_FEATURES: usize = 29;
 
 /// What the rest of the candidate list says about one candidate ([`crate::list_context`]).
 #[derive(Debug, Clone, Copy, Default)]
@@ -90,6 +94,8 @@ pub struct QueryContext {
     corrected_share: f64,
     /// The sizes and other numbers the query states, as values ([`crate::quantities`]).
     sizes: Vec<f64>,
+    /// Each title word's soft cover ([`word_vectors::title_cover`]), shared by the query's candidates.
+    title_word_cover: RefCell<FxHashMap<Box<str>, f64>>,
 }
 
 impl QueryContext {
@@ -114,6 +120,7 @@ impl QueryContext {
             best_lexical,
             best_cosine,
             corrected_share: 0.0,
+            title_word_cover: RefCell::default(),
         }
     }
 
@@ -187,12 +194,10 @@ pub fn features(
         .map(|(_, i)| *i)
         .fold(0.0, f64::max);
     // The product type is usually the query's last word ("cordless drill", "toilet seat").
-    let last_word = q_tokens
+    let last_word_at = q_tokens
         .iter()
-        .zip(&prefix_hits)
-        .rev()
-        .find(|(t, _)| !t.chars().any(|c| c.is_ascii_digit()))
-        .map_or(-1.0, |(_, hit)| f64::from(*hit));
+        .rposition(|t| !t.chars().any(|c| c.is_ascii_digit()));
+    let last_word = last_word_at.map_or(-1.0, |i| f64::from(prefix_hits[i]));
     let title_words = t_tokens.iter().filter(|w| !is_stop_word(w)).count();
     let title_matched = t_tokens
         .iter()
@@ -247,6 +252,16 @@ pub fn features(
     } else {
         soft.iter().copied().fold(1.0, f64::min)
     };
+    let soft_last = last_word_at.map_or(-1.0, |i| soft[i]);
+    let cover = words.map_or(-1.0, |table| {
+        word_vectors::title_cover(
+            table,
+            q_tokens,
+            &t_tokens,
+            |w| q_tokens.iter().any(|t| prefix_matches(t, w)),
+            &q.title_word_cover,
+        )
+    });
     let soft_idf = if total_idf > 0.0 {
         soft.iter().zip(&q.idf).map(|(s, i)| s * i).sum::<f64>() / total_idf
     } else {
@@ -295,6 +310,8 @@ pub fn features(
         soft_mean,
         soft_worst,
         soft_idf,
+        soft_last,
+        cover,
     ]
 }
 

@@ -10,6 +10,7 @@
 
 use crate::normalize::is_stop_word;
 use rustc_hash::FxHashMap;
+use std::cell::RefCell;
 use std::sync::RwLock;
 
 /// Normalised vectors by word.
@@ -101,6 +102,48 @@ pub fn soft_matches(
         .collect()
 }
 
+/// How much of a title is about the query: the mean, over the title's embeddable words, of 1 where
+/// `covered` says a query word's letters cover the word, otherwise its best cosine (at least 0) with
+/// a query word. A title that adds other things ("… with Remote and Stand") scores lower. `memo`
+/// keeps each title word's value for the rest of the query's candidates. −1 for a title without
+/// embeddable words.
+pub fn title_cover(
+    table: &WordTable,
+    query: &[String],
+    title: &[&str],
+    covered: impl Fn(&str) -> bool,
+    memo: &RefCell<FxHashMap<Box<str>, f64>>,
+) -> f64 {
+    let mut memo = memo.borrow_mut();
+    let (mut sum, mut count) = (0.0, 0usize);
+    for word in title.iter().filter(|w| is_embeddable(w)) {
+        count += 1;
+        if let Some(v) = memo.get(*word) {
+            sum += v;
+            continue;
+        }
+        let value = if covered(word) {
+            1.0
+        } else {
+            table.get(*word).map_or(0.0, |t| {
+                query
+                    .iter()
+                    .filter_map(|q| table.get(q.as_str()))
+                    .map(|q| dot(q, t))
+                    .fold(0.0f32, f32::max)
+                    .into()
+            })
+        };
+        memo.insert((*word).into(), value);
+        sum += value;
+    }
+    if count == 0 {
+        -1.0
+    } else {
+        sum / count as f64
+    }
+}
+
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
@@ -139,6 +182,42 @@ mod tests {
             .unwrap();
         assert_eq!(garden[0], 0.0, "no vector for 'steel'");
         assert!(garden[1] < 0.3, "fridge is far from hose: {}", garden[1]);
+    }
+
+    #[test]
+    fn a_title_about_other_things_covers_less_of_itself() {
+        let words = WordVectors::default();
+        words.insert(
+            vec![
+                "fridge".into(),
+                "refrigerator".into(),
+                "hose".into(),
+                "garden".into(),
+            ],
+            vec![
+                unit(&[1.0, 0.2]),
+                unit(&[0.9, 0.3]),
+                unit(&[0.0, 1.0]),
+                unit(&[0.1, 1.0]),
+            ],
+        );
+        let query = vec!["fridge".to_string()];
+        let memo = RefCell::default();
+        let cover = |title: &[&str]| {
+            words
+                .with_table(|t| title_cover(t, &query, title, |w| w == "fridge", &memo))
+                .unwrap()
+        };
+        let alone = cover(&["refrigerator"]);
+        let with_hose = cover(&["refrigerator", "garden", "hose"]);
+        assert!(alone > 0.95, "{alone}");
+        assert!(with_hose < 0.5, "{with_hose}");
+        assert_eq!(cover(&["12", "in"]), -1.0);
+        assert_eq!(
+            memo.borrow().len(),
+            3,
+            "each title word is scored once per query"
+        );
     }
 
     #[test]
