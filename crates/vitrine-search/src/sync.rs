@@ -102,7 +102,7 @@ pub async fn catch_up_vectors(
     if dirty {
         vectors.save()?;
     }
-    if embedded > 0 || engine.word_vector_count() == 0 {
+    if embedded > 0 || !engine.word_vectors_caught_up() {
         // Word vectors live in memory: the first catch-up after a start embeds them all.
         engine.embed_title_words().await?;
     }

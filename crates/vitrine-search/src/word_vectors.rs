@@ -11,6 +11,7 @@
 use crate::normalize::is_stop_word;
 use rustc_hash::FxHashMap;
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::RwLock;
 
 /// Normalised vectors by word.
@@ -21,6 +22,8 @@ pub type WordTable = FxHashMap<Box<str>, Box<[f32]>>;
 #[derive(Default)]
 pub struct WordVectors {
     table: RwLock<WordTable>,
+    /// Whether the whole catalog has been read once since start (after that, only changes are).
+    caught_up: AtomicBool,
 }
 
 /// Whether a word gets a vector: three or more letters, no digits (sizes and model codes are
@@ -59,6 +62,16 @@ impl WordVectors {
                 table.insert(w.into_boxed_str(), v.into_boxed_slice());
             }
         }
+    }
+
+    /// Notes that every title word of the catalog has been read once.
+    pub fn mark_caught_up(&self) {
+        self.caught_up.store(true, Ordering::Release);
+    }
+
+    /// Whether [`Self::mark_caught_up`] was called.
+    pub fn is_caught_up(&self) -> bool {
+        self.caught_up.load(Ordering::Acquire)
     }
 
     /// Runs `f` over the table under one read lock (a query reads many words).

@@ -375,6 +375,10 @@ async fn search_follows_catalog_writes_and_logs_impressions() {
         .as_str()
         .unwrap()
         .contains("vitrine_search_cache_hit_ratio"));
+    assert!(metrics
+        .as_str()
+        .unwrap()
+        .contains("vitrine_search_word_vectors 0"));
 }
 
 #[tokio::test]

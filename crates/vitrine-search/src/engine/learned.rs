@@ -87,15 +87,21 @@ impl SearchEngine {
                 .map_err(|e| SearchError::Model(e.to_string()))?;
             self.word_vectors.insert(chunk.to_vec(), vectors);
         }
+        self.word_vectors.mark_caught_up();
         if !missing.is_empty() {
             self.invalidate();
         }
         Ok(missing.len())
     }
 
-    /// How many title words have vectors (for logs and tests).
+    /// How many title words have vectors (for metrics, logs and tests).
     pub fn word_vector_count(&self) -> usize {
         self.word_vectors.len()
+    }
+
+    /// Whether the title words of the whole catalog were embedded once since start.
+    pub fn word_vectors_caught_up(&self) -> bool {
+        self.word_vectors.is_caught_up()
     }
 
     /// Each candidate's resemblance to the other top results ([`list_context`]): cosine with their

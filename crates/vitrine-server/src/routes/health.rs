@@ -41,7 +41,7 @@ fn search_metrics(engine: &vitrine_search::SearchEngine) -> String {
         0.0
     };
     let vectors = engine.vectors();
-    let rows: [(&str, &str, &str, f64); 8] = [
+    let rows: [(&str, &str, &str, f64); 9] = [
         (
             "vitrine_search_requests_total",
             "counter",
@@ -83,6 +83,12 @@ fn search_metrics(engine: &vitrine_search::SearchEngine) -> String {
             "gauge",
             "Products in the vector index",
             vectors.map_or(0, |v| v.len()) as f64,
+        ),
+        (
+            "vitrine_search_word_vectors",
+            "gauge",
+            "Catalog title words with a vector for the ranker's soft word match",
+            engine.word_vector_count() as f64,
         ),
         (
             "vitrine_search_vector_lag",
