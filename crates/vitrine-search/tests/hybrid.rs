@@ -144,3 +144,60 @@ async fn soft_word_match_credits_a_title_word_of_the_same_meaning() {
     );
     assert!(at(&rows[0]) < 1.0, "a different word is not a letter match");
 }
+
+/// The learned ranker end to end: trained on the engine's own candidates for judged queries, served
+/// through `Fusion::Learned` (features, soft word match included, then the model's order), and saved
+/// and reloaded without changing a score.
+#[tokio::test]
+async fn a_learned_ranker_serves_what_it_learned_and_reloads_the_same() {
+    let Some((engine, products)) = engine().await else {
+        return;
+    };
+    engine.embed_title_words().await.unwrap();
+    let judged = [
+        ("running sneakers", "P1"),
+        ("office loafers", "P2"),
+        ("espresso machine", "P3"),
+        ("coffee mug", "P4"),
+        ("winter parka", "P5"),
+        ("jogging trainers", "P6"),
+        ("bath towel", "P7"),
+        ("headphones", "P8"),
+        ("coffee maker", "P3"),
+        ("warm coat", "P5"),
+    ];
+    let (mut rows, mut labels) = (Vec::new(), Vec::new());
+    for (query, relevant) in judged {
+        let candidates = engine.training_candidates(query, 8).await.unwrap();
+        assert!(candidates.len() <= products.len());
+        assert!(candidates.iter().any(|(id, _)| id == relevant), "{query}");
+        for (id, row) in candidates {
+            labels.push(if id == relevant { 3.0 } else { 1.0 });
+            rows.push(row);
+        }
+    }
+    let ranker = vitrine_search::ltr::LearnedRanker::train(&rows, &labels, 30, 7).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ranker.json");
+    ranker.save(&path).unwrap();
+    let reloaded = vitrine_search::ltr::LearnedRanker::load(&path).unwrap();
+    assert_eq!(ranker.predict(&rows), reloaded.predict(&rows));
+    engine.set_ranker(reloaded);
+
+    let r = SearchRequest {
+        query: "trail sneakers".into(),
+        limit: 3,
+        fusion: Some(vitrine_search::Fusion::Learned),
+        explain: true,
+        ..Default::default()
+    };
+    let (a, _) = engine.search(&r).await.unwrap();
+    assert!(
+        a.notices.iter().all(|n| !n.contains("learned ranker")),
+        "{:?}",
+        a.notices
+    );
+    assert_eq!(ids(&a)[0], "P1", "{:?}", ids(&a));
+    let scores: Vec<f64> = a.hits.iter().map(|h| h.score).collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+}
