@@ -315,6 +315,15 @@ pub fn features(
     ]
 }
 
+/// A feature row by feature name, for `explain`.
+pub fn named(row: &FeatureRow) -> std::collections::BTreeMap<String, f64> {
+    FEATURES
+        .iter()
+        .zip(row)
+        .map(|(name, value)| (name.to_string(), *value))
+        .collect()
+}
+
 /// A trained model: a pointwise first stage (forust, squared loss on the grade) and, optionally,
 /// listwise trees ([`crate::lambdamart`]) whose outputs are added to its scores.
 ///

@@ -91,6 +91,10 @@ pub struct HitExplain {
     pub personal_factor: f64,
     /// Final score.
     pub score: f64,
+    /// The learned ranker's inputs for this product, by feature name (only when the learned ranker
+    /// ordered the answer): what it saw, such as how well the title covers each query word.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ranker_features: Option<std::collections::BTreeMap<String, f64>>,
 }
 
 /// One result.

@@ -200,4 +200,10 @@ async fn a_learned_ranker_serves_what_it_learned_and_reloads_the_same() {
     assert_eq!(ids(&a)[0], "P1", "{:?}", ids(&a));
     let scores: Vec<f64> = a.hits.iter().map(|h| h.score).collect();
     assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    // `explain` shows what the ranker saw: "trail" and "sneakers" are both in P1's title.
+    let seen = a.hits[0].explain.as_ref().unwrap().ranker_features.as_ref();
+    let seen = seen.expect("the ranker's inputs are explained");
+    assert_eq!(seen.len(), vitrine_search::ltr::N_FEATURES);
+    assert_eq!(seen["soft_word_coverage"], 1.0);
+    assert_eq!(seen["query_terms_in_title"], 1.0);
 }
