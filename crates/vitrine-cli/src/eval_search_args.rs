@@ -42,6 +42,9 @@ pub struct SearchArgs {
     /// Learning rate of the listwise trees.
     #[arg(long, default_value_t = 0.05)]
     pub ranker_listwise_rate: f64,
+    /// The listwise trees weigh only pairs with one member within this many positions of the top.
+    #[arg(long, default_value_t = 10)]
+    pub ranker_listwise_truncation: usize,
     /// First stages trained on the other folds of the training queries to give the listwise trees
     /// out-of-fold starting scores (below 2: the in-sample scores of the full first stage).
     #[arg(long, default_value_t = 3)]
@@ -110,6 +113,7 @@ impl SearchArgs {
             ranker_cross_folds,
             ranker_listwise_validation_every,
             ranker_listwise_patience,
+            ranker_listwise_truncation,
             only_tuned_ranker,
             load_ranker,
             save_ranker,
@@ -153,6 +157,7 @@ impl SearchArgs {
                     learning_rate: ranker_listwise_rate,
                     validation_every: ranker_listwise_validation_every,
                     patience: ranker_listwise_patience,
+                    truncation: ranker_listwise_truncation,
                     ..LambdaParams::default()
                 },
                 cross_folds: ranker_cross_folds,

@@ -29,7 +29,9 @@ pub struct LambdaParams {
     pub min_hessian_in_leaf: f64,
     /// L2 regularisation of leaf values.
     pub l2: f64,
-    /// Only pairs with one member within this many positions of the current top are weighed.
+    /// Only pairs with one member within this many positions of the current top are weighed. 10, the
+    /// depth NDCG@10 reads, beat LightGBM's customary 30 on held-out training queries (0.4745 against
+    /// 0.4724, session 27).
     pub truncation: usize,
     /// Every this-many-th query is held out to choose the number of trees (0: none held out, all
     /// `rounds` trees kept). Only meaningful when the base scores of the held-out queries are not
@@ -52,7 +54,7 @@ impl Default for LambdaParams {
             min_rows_in_leaf: 50,
             min_hessian_in_leaf: 1e-3,
             l2: 1e-3,
-            truncation: 30,
+            truncation: 10,
             validation_every: 0,
             patience: 50,
         }
