@@ -73,7 +73,8 @@ pub struct QueryAdapter {
 
 const MAGIC: &[u8; 8] = b"VTRQAD01";
 
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+/// Dot product in 16 independent lanes, so the compiler vectorises it (also the word vectors' cosine).
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0f32; 16];
     let (ac, bc) = (a.chunks_exact(16), b.chunks_exact(16));
     let tail: f32 = ac

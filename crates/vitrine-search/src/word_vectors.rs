@@ -8,6 +8,7 @@
 //! runs the model for this: a query word outside the catalog (a misspelling the speller left alone)
 //! simply has no soft match.
 
+use crate::adapter::dot;
 use crate::normalize::is_stop_word;
 use rustc_hash::FxHashMap;
 use std::cell::RefCell;
@@ -155,10 +156,6 @@ pub fn title_cover(
     } else {
         sum / count as f64
     }
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 #[cfg(test)]
