@@ -92,6 +92,10 @@ pub struct SearchArgs {
     /// encoder did not see, whose tuned cosines are as good as they will be on new queries.
     #[arg(long, default_value_t = 1.0)]
     pub tune_share: f64,
+    /// Unjudged products from each training query's text-index top 30 used as extra hard negatives
+    /// when tuning the encoder (at most this many per query, best first); 0 uses judged-poor ones only.
+    #[arg(long, default_value_t = 0)]
+    pub tune_mined_negatives: usize,
     #[command(flatten)]
     pub cross: Box<crate::eval_cross::CrossArgs>,
 }
@@ -125,6 +129,7 @@ impl SearchArgs {
             save_encoder,
             tuned_encoder,
             tune_share,
+            tune_mined_negatives,
             cross,
         } = self;
         anyhow::ensure!(
@@ -140,6 +145,7 @@ impl SearchArgs {
                 load: tuned_encoder,
                 share: tune_share,
                 seed,
+                mined_negatives: tune_mined_negatives,
             },
             n_queries: queries,
             seed,

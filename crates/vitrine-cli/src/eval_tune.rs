@@ -29,6 +29,9 @@ pub struct EncoderTuning {
     pub share: f64,
     /// Seed of the split and the batches.
     pub seed: u64,
+    /// Unjudged products from each query's text-index top 30 added to its hard negatives (at most
+    /// this many, best first; 0: judged-poor products only); see `--tune-mined-negatives`.
+    pub mined_negatives: usize,
 }
 
 /// The evaluation catalog: its products, the text each is embedded from (same order), and the cache
@@ -60,7 +63,10 @@ pub async fn tuned_engine(
             eprintln!("encoder: loading tuned weights from {}", p.display());
             p.clone()
         }
-        None => tune(config, base, train, catalog, tuning)?,
+        None => {
+            let mined = mined_negatives(base, train, catalog, tuning.mined_negatives).await?;
+            tune(config, base, train, &mined, catalog, tuning)?
+        }
     };
     let tuned = LocalEmbedder::load_with_weights(&models_dir, Some(&weights))?;
     let embedder: Arc<dyn Embedder> = Arc::new(CachedEmbedder::new(
@@ -77,11 +83,66 @@ pub async fn tuned_engine(
     .await
 }
 
+/// For each training query, the embedding texts of up to `per_query` products the text index ranks in
+/// its top 30 that are not judged for it, best first.
+///
+/// Why: the metric counts an unjudged product as no gain, and the products that crowd judged ones out
+/// of a top 10 are exactly these lexical near misses, which random in-batch negatives almost never are
+/// (dense retrievers learn the same way from BM25 negatives). A product whose title equals a judged
+/// product's is skipped: Home Depot repeats titles, and a copy of a positive is no negative.
+async fn mined_negatives(
+    base: &SearchEngine,
+    train: &[JudgedQuery],
+    catalog: &EvalCatalog<'_>,
+    per_query: usize,
+) -> anyhow::Result<Vec<Vec<String>>> {
+    if per_query == 0 {
+        return Ok(vec![Vec::new(); train.len()]);
+    }
+    let rows: HashMap<&str, usize> = catalog
+        .products
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.id.as_str(), i))
+        .collect();
+    let mut out = Vec::with_capacity(train.len());
+    for q in train {
+        let judged_texts: std::collections::HashSet<&str> = q
+            .judgments
+            .keys()
+            .filter_map(|id| rows.get(id.as_str()).map(|&r| catalog.texts[r].as_str()))
+            .collect();
+        let req = vitrine_search::SearchRequest {
+            query: q.text.clone(),
+            limit: 30,
+            retrieval: vitrine_search::Retrieval::Lexical,
+            ..Default::default()
+        };
+        let (answer, _) = base.search(&req).await?;
+        let negatives: Vec<String> = answer
+            .hits
+            .iter()
+            .filter(|h| !q.judgments.contains_key(&h.id))
+            .filter_map(|h| rows.get(h.id.as_str()).map(|&r| catalog.texts[r].as_str()))
+            .filter(|text| !judged_texts.contains(text))
+            .take(per_query)
+            .map(str::to_string)
+            .collect();
+        out.push(negatives);
+    }
+    let mined: usize = out.iter().map(Vec::len).sum();
+    eprintln!(
+        "encoder: {mined} unjudged text-index near misses mined as hard negatives ({per_query} at most per query)"
+    );
+    Ok(out)
+}
+
 /// Fine-tunes the encoder on `train` and returns where its weights were written.
 fn tune(
     config: &Config,
     base: &SearchEngine,
     train: &[JudgedQuery],
+    mined: &[Vec<String>],
     catalog: &EvalCatalog<'_>,
     tuning: &EncoderTuning,
 ) -> anyhow::Result<PathBuf> {
@@ -98,7 +159,8 @@ fn tune(
         .collect();
     let examples: Vec<TuningExample> = train
         .iter()
-        .map(|q| TuningExample {
+        .zip(mined)
+        .map(|(q, mined)| TuningExample {
             // What the engine embeds when serving: the query's relevance words.
             query: base.parse(&q.text).text,
             products: q
@@ -116,12 +178,13 @@ fn tune(
                 .iter()
                 .filter(|(_, &rel)| rel <= 1.67)
                 .filter_map(|(id, _)| rows.get(id.as_str()).map(|&r| texts[r].clone()))
+                .chain(mined.iter().cloned())
                 .collect(),
         })
         .collect();
     let with_negatives = examples.iter().filter(|e| !e.negatives.is_empty()).count();
     eprintln!(
-        "encoder: {} training queries, {with_negatives} with a judged poor product as a hard negative",
+        "encoder: {} training queries, {with_negatives} with a hard negative (judged poor or mined)",
         examples.len()
     );
     let options = TuneOptions {

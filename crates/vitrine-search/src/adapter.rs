@@ -383,10 +383,7 @@ impl Adam {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn unit(v: &[f32]) -> Vec<f32> {
-        normalized(v.to_vec())
-    }
+    use crate::test_support::unit;
 
     #[test]
     fn identity_changes_nothing_and_foreign_dimensions_pass_through() {

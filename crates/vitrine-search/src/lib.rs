@@ -187,6 +187,12 @@ pub(crate) mod test_support {
         SearchDoc::from_product(&input.validate(chrono::Utc::now()).expect("valid product"))
     }
 
+    /// `v` scaled to length 1, as the encoder returns its vectors.
+    pub fn unit(v: &[f32]) -> Vec<f32> {
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.iter().map(|x| x / n).collect()
+    }
+
     /// Indexes `docs` (title only) into `index` as one commit at `watermark`.
     pub fn index_titles(index: &crate::lexical::LexicalIndex, docs: &[SearchDoc], watermark: i64) {
         let batch: Vec<crate::lexical::LexicalDoc<'_>> = docs

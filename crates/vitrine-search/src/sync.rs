@@ -80,6 +80,7 @@ pub async fn catch_up_vectors(
     let mut embedded = 0;
     let mut last_save = Instant::now();
     let mut dirty = false;
+    let caught_up_words = engine.word_vectors_caught_up();
     loop {
         let from = vectors.watermark();
         let changes = store
@@ -90,7 +91,11 @@ pub async fn catch_up_vectors(
             break;
         };
         let products: Vec<_> = changes.into_iter().map(|c| c.product).collect();
-        embedded += engine.apply_vectors(&products, last).await?;
+        let batch = engine.apply_vectors(&products, last).await?;
+        if batch > 0 && caught_up_words {
+            engine.embed_title_words_of(&products).await?;
+        }
+        embedded += batch;
         dirty = true;
         progress(last, latest);
         if last_save.elapsed() > VECTOR_SAVE_EVERY {
@@ -102,7 +107,7 @@ pub async fn catch_up_vectors(
     if dirty {
         vectors.save()?;
     }
-    if embedded > 0 || !engine.word_vectors_caught_up() {
+    if !caught_up_words {
         // Word vectors live in memory: the first catch-up after a start embeds them all.
         engine.embed_title_words().await?;
     }

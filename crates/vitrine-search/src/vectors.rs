@@ -458,11 +458,7 @@ fn best_admitted(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn unit(v: &[f32]) -> Vec<f32> {
-        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-        v.iter().map(|x| x / n).collect()
-    }
+    use crate::test_support::unit;
 
     #[test]
     fn upsert_search_filter_remove_and_persist() {

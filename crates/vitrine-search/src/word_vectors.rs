@@ -161,11 +161,7 @@ pub fn title_cover(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn unit(v: &[f32]) -> Vec<f32> {
-        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-        v.iter().map(|x| x / n).collect()
-    }
+    use crate::test_support::unit;
 
     #[test]
     fn a_word_the_title_lacks_is_matched_by_its_nearest_title_word() {

@@ -122,6 +122,15 @@ async fn soft_word_match_credits_a_title_word_of_the_same_meaning() {
         0,
         "each word is embedded once"
     );
+    // A later change embeds only its own new words, before the text index has seen it.
+    let renamed = product("P9", "Xylophone mallets for trainers", "Music", "30");
+    let before = engine.word_vector_count();
+    assert_eq!(
+        engine.embed_title_words_of(&[renamed]).await.unwrap(),
+        2,
+        "xylophone and mallets are new; trainers is known"
+    );
+    assert_eq!(engine.word_vector_count(), before + 2);
     let candidate = |id: &str| vitrine_search::fusion::Fused {
         key: vitrine_search::normalize::doc_key(id),
         score: 0.0,

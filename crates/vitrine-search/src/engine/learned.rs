@@ -66,12 +66,13 @@ impl SearchEngine {
     }
 
     /// Embeds the catalog's title words that have no vector yet (see [`crate::word_vectors`]);
-    /// returns how many. Run after a catch-up of the vector index, so a new word is matched softly
-    /// once its product is searchable by meaning.
+    /// returns how many. Word vectors live in memory, so the first vector catch-up after a start
+    /// runs this over the whole catalog; later ones read only the changed products
+    /// ([`Self::embed_title_words_of`]).
     pub async fn embed_title_words(&self) -> Result<usize, SearchError> {
-        let Some(embedder) = &self.embedder else {
+        if self.embedder.is_none() {
             return Ok(0);
-        };
+        }
         let missing = {
             let docs = self.docs.read().map_err(|_| SearchError::Poisoned)?;
             self.word_vectors.missing(
@@ -80,6 +81,38 @@ impl SearchEngine {
                     .filter(|w| !w.is_empty()),
             )
         };
+        let embedded = self.embed_words(missing).await?;
+        self.word_vectors.mark_caught_up();
+        Ok(embedded)
+    }
+
+    /// Embeds the new title words of just these products; returns how many. A catch-up that touched
+    /// a few products thus costs a few lookups, not a pass over every title of the catalog.
+    pub async fn embed_title_words_of(
+        &self,
+        products: &[vitrine_core::Product],
+    ) -> Result<usize, SearchError> {
+        // The products' own titles, not the doc table's: the text follower may not have applied
+        // this change yet.
+        let titles: Vec<String> = products
+            .iter()
+            .filter(|p| p.status == vitrine_core::ProductStatus::Active)
+            .map(|p| normalize::padded(&p.title))
+            .collect();
+        let missing = self.word_vectors.missing(
+            titles
+                .iter()
+                .flat_map(|t| t.split(' '))
+                .filter(|w| !w.is_empty()),
+        );
+        self.embed_words(missing).await
+    }
+
+    /// Embeds `missing` words in batches and stores their vectors; returns how many.
+    async fn embed_words(&self, missing: Vec<String>) -> Result<usize, SearchError> {
+        let Some(embedder) = &self.embedder else {
+            return Ok(0);
+        };
         for chunk in missing.chunks(WORD_BATCH) {
             let vectors = embedder
                 .embed(chunk.to_vec())
@@ -87,7 +120,6 @@ impl SearchEngine {
                 .map_err(|e| SearchError::Model(e.to_string()))?;
             self.word_vectors.insert(chunk.to_vec(), vectors);
         }
-        self.word_vectors.mark_caught_up();
         if !missing.is_empty() {
             self.invalidate();
         }
