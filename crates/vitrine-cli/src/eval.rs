@@ -314,16 +314,17 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
     if !train.is_empty() && tuned_encoder {
         let tuned_on = ((train.len() as f64 * tuning.share).round() as usize).clamp(1, train.len());
         let (seen, unseen) = train.split_at(tuned_on);
+        let eval_catalog = crate::eval_tune::EvalCatalog {
+            products: &products,
+            texts: &texts,
+            cache: &cache,
+        };
         let (tuned, tuned_catalog) = crate::eval_tune::tuned_engine(
             config,
-            search_config,
+            search_config.clone(),
             &engine,
             seen,
-            &crate::eval_tune::EvalCatalog {
-                products: &products,
-                texts: &texts,
-                cache: &cache,
-            },
+            &eval_catalog,
             &tuning,
         )
         .await?;
@@ -351,50 +352,64 @@ async fn search(dataset: &Path, opts: SearchEval, config: &Config) -> anyhow::Re
         for (name, retrieval, fusion) in rows {
             table.row(&tuned, queries, &name, retrieval, fusion).await?;
         }
-        let name = "hybrid + tuned encoder + learned ranker";
-        table
-            .ranker_row(&tuned, queries, &train, &ranking, name)
-            .await?;
-        crate::eval_cross::rows(&tuned, queries, &train, &cross_inputs, &mut table).await?;
-        if !unseen.is_empty() {
-            let name = format!(
-                "hybrid + tuned encoder + learned ranker on the {} queries the encoder did not see",
-                unseen.len()
-            );
-            table
-                .ranker_row(&tuned, queries, unseen, &ranking, &name)
-                .await?;
-        }
-        if adapter_epochs > 0 {
-            // The query map over the tuned encoder, trained on the queries the encoder saw; the ranker
-            // is then trained again on the mapped cosines (on the unseen queries when there are any).
-            let embedder = tuned.embedder().context("tuned engine has no embedder")?;
-            let adapter = crate::eval_adapter::train(
-                &tuned,
-                embedder.as_ref(),
-                seen,
-                &products,
-                &tuned_catalog,
-                adapter_epochs,
-            )
-            .await?;
-            tuned.set_query_adapter(adapter);
-            let name = "hybrid weighted w=0.7, tuned encoder + query map";
-            let fusion = Some(Fusion::Weighted {
-                lexical_weight: 0.7,
-            });
-            table
-                .row(&tuned, queries, name, Retrieval::Hybrid, fusion)
-                .await?;
-            let ranker_queries = if unseen.is_empty() {
-                &train[..]
-            } else {
-                unseen
+        if tuning.cross_fit {
+            let fit = crate::eval_crossfit::CrossFit {
+                config,
+                search_config,
+                base: &engine,
+                tuned: &tuned,
+                first: seen,
+                second: unseen,
+                catalog: &eval_catalog,
+                tuning: &tuning,
             };
-            let name = "hybrid + tuned encoder + query map + learned ranker";
+            crate::eval_crossfit::ranker_row(fit, queries, &ranking, &mut table).await?;
+        } else {
+            let name = "hybrid + tuned encoder + learned ranker";
             table
-                .ranker_row(&tuned, queries, ranker_queries, &ranking, name)
+                .ranker_row(&tuned, queries, &train, &ranking, name)
                 .await?;
+            crate::eval_cross::rows(&tuned, queries, &train, &cross_inputs, &mut table).await?;
+            if !unseen.is_empty() {
+                let name = format!(
+                    "hybrid + tuned encoder + learned ranker on the {} queries the encoder did not see",
+                    unseen.len()
+                );
+                table
+                    .ranker_row(&tuned, queries, unseen, &ranking, &name)
+                    .await?;
+            }
+            if adapter_epochs > 0 {
+                // The query map over the tuned encoder, trained on the queries the encoder saw; the ranker
+                // is then trained again on the mapped cosines (on the unseen queries when there are any).
+                let embedder = tuned.embedder().context("tuned engine has no embedder")?;
+                let adapter = crate::eval_adapter::train(
+                    &tuned,
+                    embedder.as_ref(),
+                    seen,
+                    &products,
+                    &tuned_catalog,
+                    adapter_epochs,
+                )
+                .await?;
+                tuned.set_query_adapter(adapter);
+                let name = "hybrid weighted w=0.7, tuned encoder + query map";
+                let fusion = Some(Fusion::Weighted {
+                    lexical_weight: 0.7,
+                });
+                table
+                    .row(&tuned, queries, name, Retrieval::Hybrid, fusion)
+                    .await?;
+                let ranker_queries = if unseen.is_empty() {
+                    &train[..]
+                } else {
+                    unseen
+                };
+                let name = "hybrid + tuned encoder + query map + learned ranker";
+                table
+                    .ranker_row(&tuned, queries, ranker_queries, &ranking, name)
+                    .await?;
+            }
         }
     }
     println!(
@@ -473,17 +488,24 @@ pub(crate) struct RankerTraining {
 
 /// Trains the learned ranker on the engine's own candidate pool for `train` queries; returns it and
 /// the training groups (for the listwise trees).
+/// Each part pairs the engine whose candidates and features a group of training queries gets with those
+/// queries (one part, except when the encoder is cross-fitted: `eval_crossfit`).
+pub(crate) type TrainingParts<'a> = [(&'a SearchEngine, &'a [vitrine_search::eval::JudgedQuery])];
+
 async fn train_ranker(
-    engine: &SearchEngine,
-    train: &[vitrine_search::eval::JudgedQuery],
+    parts: &TrainingParts<'_>,
     RankerTraining {
         depth, trees, seed, ..
     }: &RankerTraining,
 ) -> anyhow::Result<(LearnedRanker, Vec<TrainingGroup>)> {
     let (depth, trees, seed) = (*depth, *trees, *seed);
     let t = Instant::now();
-    let mut groups = Vec::with_capacity(train.len());
-    for q in train {
+    let queries: usize = parts.iter().map(|(_, q)| q.len()).sum();
+    let mut groups = Vec::with_capacity(queries);
+    for (engine, q) in parts
+        .iter()
+        .flat_map(|(e, qs)| qs.iter().map(move |q| (e, q)))
+    {
         let mut group = TrainingGroup {
             rows: Vec::new(),
             labels: Vec::new(),
@@ -506,7 +528,7 @@ async fn train_ranker(
     eprintln!(
         "learned ranker: trained on {} candidates of {} queries in {:.0} s",
         rows.len(),
-        train.len(),
+        queries,
         t.elapsed().as_secs_f64()
     );
     Ok((ranker, groups))
@@ -533,6 +555,20 @@ impl Table {
         training: &RankerTraining,
         name: &str,
     ) -> anyhow::Result<()> {
+        self.ranker_row_over(engine, queries, &[(engine, train)], training, name)
+            .await
+    }
+
+    /// As [`Self::ranker_row`], with each group of training queries featurised by its own engine;
+    /// the ranker then serves `engine`.
+    pub(crate) async fn ranker_row_over(
+        &mut self,
+        engine: &SearchEngine,
+        queries: &[vitrine_search::eval::JudgedQuery],
+        parts: &TrainingParts<'_>,
+        training: &RankerTraining,
+        name: &str,
+    ) -> anyhow::Result<()> {
         if let Some(p) = &training.load {
             engine.set_ranker(LearnedRanker::load(p)?);
             let name = format!("{name} (loaded from {})", p.display());
@@ -541,7 +577,7 @@ impl Table {
                 .row(engine, queries, &name, Retrieval::Hybrid, fusion)
                 .await;
         }
-        let (ranker, groups) = train_ranker(engine, train, training).await?;
+        let (ranker, groups) = train_ranker(parts, training).await?;
         let rounds = training.listwise.rounds;
         let ranker = if rounds > 0 {
             engine.set_ranker(ranker.clone());

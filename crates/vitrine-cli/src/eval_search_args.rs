@@ -96,6 +96,10 @@ pub struct SearchArgs {
     /// when tuning the encoder (at most this many per query, best first); 0 uses judged-poor ones only.
     #[arg(long, default_value_t = 0)]
     pub tune_mined_negatives: usize,
+    /// Tune two encoders, on each half of the training queries, and train the ranker on features
+    /// from the encoder that did not see each query (removes the tuned cosine's in-sample bias).
+    #[arg(long)]
+    pub tune_cross_fit: bool,
     #[command(flatten)]
     pub cross: Box<crate::eval_cross::CrossArgs>,
 }
@@ -130,12 +134,18 @@ impl SearchArgs {
             tuned_encoder,
             tune_share,
             tune_mined_negatives,
+            tune_cross_fit,
             cross,
         } = self;
         anyhow::ensure!(
             tune_share > 0.0 && tune_share <= 1.0,
             "--tune-share must be in (0, 1], got {tune_share}"
         );
+        anyhow::ensure!(
+            !tune_cross_fit || tune_share == 1.0 || tune_share == 0.5,
+            "--tune-cross-fit tunes on halves; --tune-share must be left out or 0.5, got {tune_share}"
+        );
+        let tune_share = if tune_cross_fit { 0.5 } else { tune_share };
         let opts = SearchEval {
             tuning: crate::eval_tune::EncoderTuning {
                 epochs: tune_epochs,
@@ -146,6 +156,7 @@ impl SearchArgs {
                 share: tune_share,
                 seed,
                 mined_negatives: tune_mined_negatives,
+                cross_fit: tune_cross_fit,
             },
             n_queries: queries,
             seed,

@@ -14,6 +14,7 @@ use vitrine_search::eval::JudgedQuery;
 use vitrine_search::{SearchConfig, SearchEngine};
 
 /// How the encoder is tuned and where the weights go.
+#[derive(Clone)]
 pub struct EncoderTuning {
     /// Epochs (0: no tuning).
     pub epochs: usize,
@@ -32,6 +33,9 @@ pub struct EncoderTuning {
     /// Unjudged products from each query's text-index top 30 added to its hard negatives (at most
     /// this many, best first; 0: judged-poor products only); see `--tune-mined-negatives`.
     pub mined_negatives: usize,
+    /// Tune a second encoder on the other half and cross-fit the ranker's features
+    /// (`eval_crossfit`); implies a share of one half.
+    pub cross_fit: bool,
 }
 
 /// The evaluation catalog: its products, the text each is embedded from (same order), and the cache
