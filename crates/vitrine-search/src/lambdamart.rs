@@ -79,6 +79,10 @@ enum Node {
         threshold: f64,
         left: usize,
         right: usize,
+        /// The mean output over the training rows that reached this node, for feature
+        /// contributions (absent in models saved before they were explained).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mean: Option<f64>,
     },
     Leaf(f64),
 }
@@ -100,6 +104,7 @@ impl Tree {
                     threshold,
                     left,
                     right,
+                    ..
                 } => {
                     at = if x[*feature] > *threshold {
                         *right
@@ -109,6 +114,38 @@ impl Tree {
                 }
             }
         }
+    }
+
+    /// The mean output of the rows that reached node `at` (a leaf's output is its own mean).
+    fn mean(&self, at: usize) -> Option<f64> {
+        match &self.nodes[at] {
+            Node::Leaf(v) => Some(*v),
+            Node::Split { mean, .. } => *mean,
+        }
+    }
+
+    /// Adds each split's change of mean along `x`'s path to its feature's entry of `out` and returns
+    /// the root mean: together they sum to [`Self::predict`] (Saabas, with cover-weighted means).
+    fn contributions(&self, x: &[f64], out: &mut [f64]) -> Option<f64> {
+        let root = self.mean(0)?;
+        let mut at = 0;
+        while let Node::Split {
+            feature,
+            threshold,
+            left,
+            right,
+            ..
+        } = &self.nodes[at]
+        {
+            let next = if x[*feature] > *threshold {
+                *right
+            } else {
+                *left
+            };
+            out[*feature] += self.mean(next)? - self.mean(at)?;
+            at = next;
+        }
+        Some(root)
     }
 }
 
@@ -127,6 +164,17 @@ impl TreeEnsemble {
     /// Number of trees.
     pub fn len(&self) -> usize {
         self.trees.len()
+    }
+
+    /// How much each of `x`'s features added to [`Self::predict`], and the part no feature explains
+    /// (the trees' mean output): they sum to the prediction. `None` for trees saved without means.
+    pub fn contributions(&self, x: &[f64]) -> Option<(Vec<f64>, f64)> {
+        let mut out = vec![0.0; x.len()];
+        let mut base = 0.0;
+        for t in &self.trees {
+            base += t.contributions(x, &mut out)?;
+        }
+        Some((out, base))
     }
 
     /// Whether there are no trees (the ensemble adds nothing).
@@ -462,6 +510,13 @@ fn grow(bins: &Binned, grad: &[f64], hess: &[f64], p: &LambdaParams) -> Tree {
     tree
 }
 
+/// Where a grown node sits in its tree, how many training rows reached it, and their mean output.
+struct Grown {
+    at: usize,
+    rows: usize,
+    mean: f64,
+}
+
 fn grow_node(
     tree: &mut Tree,
     bins: &Binned,
@@ -470,8 +525,9 @@ fn grow_node(
     grad: &[f64],
     hess: &[f64],
     p: &LambdaParams,
-) -> usize {
+) -> Grown {
     let at = tree.nodes.len();
+    let n = rows.len();
     let split = if depth < p.max_depth {
         best_split(bins, &rows, grad, hess, p)
     } else {
@@ -481,9 +537,13 @@ fn grow_node(
         let (g, h) = rows.iter().fold((0.0, 0.0), |(g, h), &r| {
             (g + grad[r as usize], h + hess[r as usize])
         });
-        tree.nodes
-            .push(Node::Leaf(-p.learning_rate * g / (h + p.l2)));
-        return at;
+        let value = -p.learning_rate * g / (h + p.l2);
+        tree.nodes.push(Node::Leaf(value));
+        return Grown {
+            at,
+            rows: n,
+            mean: value,
+        };
     };
     tree.nodes.push(Node::Leaf(0.0));
     let column = &bins.bins[split.feature];
@@ -492,13 +552,15 @@ fn grow_node(
         .partition(|&r| column[r as usize] as usize <= split.bin);
     let left = grow_node(tree, bins, left_rows, depth + 1, grad, hess, p);
     let right = grow_node(tree, bins, right_rows, depth + 1, grad, hess, p);
+    let mean = (left.mean * left.rows as f64 + right.mean * right.rows as f64) / n.max(1) as f64;
     tree.nodes[at] = Node::Split {
         feature: split.feature,
         threshold: bins.cuts[split.feature][split.bin],
-        left,
-        right,
+        left: left.at,
+        right: right.at,
+        mean: Some(mean),
     };
-    at
+    Grown { at, rows: n, mean }
 }
 
 #[cfg(test)]
@@ -585,6 +647,27 @@ mod tests {
         assert!(
             after > 0.9 && after > before + 0.3,
             "NDCG@10 {before:.3} → {after:.3}"
+        );
+        // The explanation adds up to the prediction, and credits the feature relevance follows.
+        for (rows, _) in &test {
+            for r in rows {
+                let (by_feature, base) = ensemble.contributions(r).expect("means recorded");
+                let sum: f64 = base + by_feature.iter().sum::<f64>();
+                assert!(
+                    (sum - ensemble.predict(r)).abs() < 1e-9,
+                    "{sum} vs prediction"
+                );
+            }
+        }
+        let relevant = test[0]
+            .0
+            .iter()
+            .find(|r| r[0] > 0.9)
+            .expect("a relevant row");
+        let (by_feature, _) = ensemble.contributions(relevant).expect("means recorded");
+        assert!(
+            by_feature[0] > 0.0 && by_feature[0] > by_feature[1].abs(),
+            "{by_feature:?}"
         );
     }
 

@@ -95,6 +95,13 @@ pub struct HitExplain {
     /// ordered the answer): what it saw, such as how well the title covers each query word.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ranker_features: Option<std::collections::BTreeMap<String, f64>>,
+    /// How much each of those features added to the learned ranker's score (same names); with
+    /// `ranker_base` they sum to it. Positive pushed the product up, negative down.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ranker_contributions: Option<std::collections::BTreeMap<String, f64>>,
+    /// The part of the learned ranker's score no feature explains (its mean output).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ranker_base: Option<f64>,
 }
 
 /// One result.

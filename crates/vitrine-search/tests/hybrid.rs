@@ -215,4 +215,17 @@ async fn a_learned_ranker_serves_what_it_learned_and_reloads_the_same() {
     assert_eq!(seen.len(), vitrine_search::ltr::N_FEATURES);
     assert_eq!(seen["soft_word_coverage"], 1.0);
     assert_eq!(seen["query_terms_in_title"], 1.0);
+    // … and why it scored it so: the features' contributions add up to the ranker's score.
+    for hit in &a.hits {
+        let e = hit.explain.as_ref().unwrap();
+        let by_feature = e.ranker_contributions.as_ref().expect("contributions");
+        assert_eq!(by_feature.len(), vitrine_search::ltr::N_FEATURES);
+        let sum = e.ranker_base.expect("base") + by_feature.values().sum::<f64>();
+        assert!(
+            (sum - f64::from(e.relevance)).abs() < 1e-3,
+            "{} vs {}",
+            sum,
+            e.relevance
+        );
+    }
 }

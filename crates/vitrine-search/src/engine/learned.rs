@@ -11,7 +11,35 @@ use crate::normalize;
 use crate::word_vectors::WordTable;
 use crate::SearchError;
 use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
+
+/// What `explain` shows of the learned ranker: each candidate's inputs, and the model that scored
+/// them (kept so the explanation comes from that model even if another is installed meanwhile).
+#[derive(Default)]
+pub(super) struct RankerExplained {
+    pub rows: FxHashMap<u64, ltr::FeatureRow>,
+    pub model: Option<Arc<ltr::LearnedRanker>>,
+}
+
+/// A candidate's ranker inputs by name, what each added to its score, and the unexplained rest.
+type RankerExplanation = (
+    Option<BTreeMap<String, f64>>,
+    Option<BTreeMap<String, f64>>,
+    Option<f64>,
+);
+
+impl RankerExplained {
+    /// The explanation of candidate `key`; all `None` when the learned ranker did not order it.
+    pub fn explain(&self, key: u64) -> RankerExplanation {
+        let Some(row) = self.rows.get(&key) else {
+            return (None, None, None);
+        };
+        let contributions = self.model.as_ref().and_then(|m| m.contributions(row));
+        let (by_feature, base) = contributions.map_or((None, None), |(c, b)| (Some(c), Some(b)));
+        (Some(ltr::named(row)), by_feature, base)
+    }
+}
 
 impl SearchEngine {
     /// Learned-ranker features of fused candidates (cosine computed for every candidate);

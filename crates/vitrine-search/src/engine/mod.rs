@@ -12,7 +12,7 @@ use crate::doc::{embedding_text, SearchDoc};
 use crate::filters::Filters;
 use crate::fusion::{fuse, Fused, Fusion};
 use crate::lexical::{LexicalDoc, LexicalIndex, LexicalQuery};
-use crate::ltr::{self, LearnedRanker};
+use crate::ltr::LearnedRanker;
 use crate::normalize;
 use crate::query::{parse_query, ParsedQuery, SortOrder};
 use crate::rules::{diversify, OutOfStock, Rules};
@@ -473,7 +473,7 @@ impl SearchEngine {
         let sort = r.sort.or(parsed.sort).unwrap_or(SortOrder::Relevance);
         let limit = r.limit.min(self.config.max_page_size);
         let mut notices = Vec::new();
-        let mut ranker_rows = FxHashMap::default();
+        let mut ranker_rows = learned::RankerExplained::default();
         let (mut fused, total, facet_keys) = if parsed.text.is_empty() {
             self.browse(&filters)
         } else {
@@ -555,6 +555,8 @@ impl SearchEngine {
             .map(|(_, x)| {
                 let s = x.score();
                 let f = &x.fused;
+                let (ranker_features, ranker_contributions, ranker_base) =
+                    ranker_rows.explain(f.key);
                 self.hit(
                     &x.doc,
                     s,
@@ -568,7 +570,9 @@ impl SearchEngine {
                         rules: x.rules_applied.clone(),
                         personal_factor: x.personal,
                         score: s,
-                        ranker_features: ranker_rows.get(&f.key).map(ltr::named),
+                        ranker_features,
+                        ranker_contributions,
+                        ranker_base,
                     }),
                 )
             })
@@ -631,6 +635,8 @@ impl SearchEngine {
                     personal_factor: 1.0,
                     score: 0.0,
                     ranker_features: None,
+                    ranker_contributions: None,
+                    ranker_base: None,
                 });
                 e.rules.push(format!("pinned(position {})", pos + 1));
             }
@@ -677,7 +683,7 @@ impl SearchEngine {
         parsed: &ParsedQuery,
         filters: &Filters,
         notices: &mut Vec<String>,
-        explained: Option<&mut FxHashMap<u64, ltr::FeatureRow>>,
+        explained: Option<&mut learned::RankerExplained>,
     ) -> Result<(Vec<Fused>, usize, Vec<u64>), SearchError> {
         let depth = self.config.candidates.max(r.offset + r.limit);
         let synonyms = read(&self.synonyms);
@@ -747,8 +753,9 @@ impl SearchEngine {
                     for (f, s) in fused.iter_mut().zip(model.predict(&x)) {
                         f.score = s as f32;
                     }
-                    if let Some(rows) = explained {
-                        rows.extend(fused.iter().map(|f| f.key).zip(x));
+                    if let Some(e) = explained {
+                        e.rows.extend(fused.iter().map(|f| f.key).zip(x));
+                        e.model = Some(model.clone());
                     }
                     fused.sort_by(|a, b| b.score.total_cmp(&a.score));
                     if let Err(reason) = self.cross_rerank(&r.query, &mut fused).await {
