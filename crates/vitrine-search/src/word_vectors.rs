@@ -12,6 +12,7 @@ use crate::adapter::dot;
 use crate::normalize::is_stop_word;
 use rustc_hash::FxHashMap;
 use std::cell::RefCell;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::RwLock;
 
@@ -25,7 +26,12 @@ pub struct WordVectors {
     table: RwLock<WordTable>,
     /// Whether the whole catalog has been read once since start (after that, only changes are).
     caught_up: AtomicBool,
+    /// Where the table is kept between runs, and the name of the encoder whose vectors it holds.
+    file: Option<(PathBuf, String)>,
 }
+
+/// First bytes of a word-vector file of this format.
+const MAGIC: &[u8; 8] = b"VTRWORD1";
 
 /// Whether a word gets a vector: three or more letters, no digits (sizes and model codes are
 /// compared by [`crate::quantities`] and exact match; their embeddings mean little), not a stop word.
@@ -34,6 +40,38 @@ pub fn is_embeddable(word: &str) -> bool {
 }
 
 impl WordVectors {
+    /// The word vectors saved at `path` by the encoder named `model`, so a restart matches words
+    /// softly at once instead of after re-embedding them all. A file from another encoder, or one
+    /// that cannot be read, is ignored (the vectors are derived data and are embedded again).
+    pub fn open(path: PathBuf, model: &str) -> Self {
+        let table = match std::fs::read(&path) {
+            Ok(bytes) => decode(&bytes, model).unwrap_or_else(|| {
+                tracing::warn!(path = %path.display(), "word vectors ignored: another encoder's or unreadable; they are embedded again");
+                WordTable::default()
+            }),
+            Err(_) => WordTable::default(),
+        };
+        Self {
+            table: RwLock::new(table),
+            caught_up: AtomicBool::new(false),
+            file: Some((path, model.to_string())),
+        }
+    }
+
+    /// Writes the table to its file (atomically: a crash leaves the old file or the new one).
+    pub fn save(&self) -> std::io::Result<()> {
+        let Some((path, model)) = &self.file else {
+            return Ok(());
+        };
+        let bytes = match self.table.read() {
+            Ok(t) => encode(&t, model),
+            Err(_) => return Ok(()),
+        };
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, bytes)?;
+        std::fs::rename(&tmp, path)
+    }
+
     /// How many words have vectors.
     pub fn len(&self) -> usize {
         self.table.read().map_or(0, |t| t.len())
@@ -79,6 +117,62 @@ impl WordVectors {
     pub fn with_table<R>(&self, f: impl FnOnce(&WordTable) -> R) -> Option<R> {
         self.table.read().ok().map(|t| f(&t))
     }
+}
+
+/// The file format: [`MAGIC`], the encoder's name, the dimension, then each word and its vector
+/// (little-endian lengths and floats).
+fn encode(table: &WordTable, model: &str) -> Vec<u8> {
+    let dim = table.values().next().map_or(0, |v| v.len());
+    let mut out = Vec::with_capacity(32 + table.len() * (16 + 4 * dim));
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&(model.len() as u32).to_le_bytes());
+    out.extend_from_slice(model.as_bytes());
+    out.extend_from_slice(&(dim as u32).to_le_bytes());
+    let words: Vec<_> = table
+        .iter()
+        .filter(|(w, v)| v.len() == dim && w.len() < 1 << 16)
+        .collect();
+    out.extend_from_slice(&(words.len() as u32).to_le_bytes());
+    for (word, vector) in words {
+        out.extend_from_slice(&(word.len() as u16).to_le_bytes());
+        out.extend_from_slice(word.as_bytes());
+        for x in vector.iter() {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    out
+}
+
+/// Reads [`encode`]'s format; `None` if it is not that format, not `model`'s, or cut short.
+fn decode(bytes: &[u8], model: &str) -> Option<WordTable> {
+    let mut at = 0usize;
+    let mut take = |n: usize| -> Option<&[u8]> {
+        let part = bytes.get(at..at.checked_add(n)?)?;
+        at += n;
+        Some(part)
+    };
+    if take(MAGIC.len())? != MAGIC {
+        return None;
+    }
+    let u32_at = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
+    let model_len = u32_at(take(4)?);
+    if take(model_len)? != model.as_bytes() {
+        return None;
+    }
+    let dim = u32_at(take(4)?);
+    let count = u32_at(take(4)?);
+    let mut table = WordTable::default();
+    for _ in 0..count {
+        let len = take(2)?;
+        let len = u16::from_le_bytes([len[0], len[1]]) as usize;
+        let word = std::str::from_utf8(take(len)?).ok()?;
+        let vector: Box<[f32]> = take(dim.checked_mul(4)?)?
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        table.insert(word.into(), vector);
+    }
+    Some(table)
 }
 
 /// The soft match of each query word with a title: 1 where `hits` says the word's letters are in the
@@ -231,5 +325,31 @@ mod tests {
         let words = WordVectors::default();
         let missing = words.missing(["9x12", "wm624", "the", "drill", "drill", "ab"].into_iter());
         assert_eq!(missing, vec!["drill".to_string()]);
+    }
+
+    #[test]
+    fn saved_vectors_reopen_only_for_the_same_encoder() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("words.bin");
+        let words = WordVectors::open(path.clone(), "minilm");
+        assert!(words.is_empty());
+        words.insert(
+            vec!["fridge".into(), "refrigerator".into()],
+            vec![unit(&[1.0, 0.2]), unit(&[0.9, 0.3])],
+        );
+        words.save().expect("saves");
+        let again = WordVectors::open(path.clone(), "minilm");
+        assert_eq!(again.len(), 2);
+        let same = again.with_table(|t| t["fridge"].to_vec()).expect("table");
+        assert_eq!(same, unit(&[1.0, 0.2]));
+        assert!(
+            !again.is_caught_up(),
+            "the catalog is still read once after a start"
+        );
+        assert!(WordVectors::open(path.clone(), "tuned").is_empty());
+        // A file cut short is ignored, not half-read.
+        let bytes = std::fs::read(&path).expect("reads");
+        std::fs::write(&path, &bytes[..bytes.len() - 3]).expect("writes");
+        assert!(WordVectors::open(path, "minilm").is_empty());
     }
 }

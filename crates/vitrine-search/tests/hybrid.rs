@@ -229,3 +229,34 @@ async fn a_learned_ranker_serves_what_it_learned_and_reloads_the_same() {
         );
     }
 }
+
+/// Word vectors are kept beside the indexes: after a restart the soft match works at once, and the
+/// first catch-up finds nothing left to embed.
+#[tokio::test]
+async fn word_vectors_survive_a_restart() {
+    let Ok(model) = LocalEmbedder::load(&vitrine_models::default_models_dir()) else {
+        eprintln!("skipping: no model (run `vitrine models fetch`)");
+        return;
+    };
+    let embedder = Arc::new(model) as Arc<dyn Embedder>;
+    let dir = tempfile::tempdir().unwrap();
+    let products = catalog();
+    let open = || {
+        let e = SearchEngine::open(
+            SearchConfig::default(),
+            Some(dir.path()),
+            Some(embedder.clone()),
+        )
+        .unwrap();
+        e.apply_text(&products, 1).unwrap();
+        e
+    };
+    let first = open();
+    let embedded = first.embed_title_words().await.unwrap();
+    assert!(embedded > 10);
+    drop(first);
+    let second = open();
+    assert_eq!(second.word_vector_count(), embedded, "loaded from disk");
+    assert_eq!(second.embed_title_words().await.unwrap(), 0);
+    assert!(second.word_vectors_caught_up());
+}

@@ -150,6 +150,9 @@ impl SearchEngine {
         }
         if !missing.is_empty() {
             self.invalidate();
+            if let Err(e) = self.word_vectors.save() {
+                tracing::warn!(error = %e, "word vectors not saved; they are embedded again after a restart");
+            }
         }
         Ok(missing.len())
     }

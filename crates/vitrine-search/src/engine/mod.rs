@@ -21,6 +21,7 @@ use crate::synonyms::Synonyms;
 use crate::types::*;
 use crate::vectors::VectorIndex;
 use crate::vocab::Vocabulary;
+use crate::word_vectors::WordVectors;
 use crate::{SearchConfig, SearchError};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::HashMap;
@@ -88,7 +89,7 @@ pub struct SearchEngine {
     query_adapter: RwLock<Option<Arc<crate::adapter::QueryAdapter>>>,
     vocab_built: std::sync::Mutex<Option<std::time::Instant>>,
     /// Title words' vectors for the ranker's soft word match (`learned.rs`), filled by catch-up.
-    word_vectors: crate::word_vectors::WordVectors,
+    word_vectors: WordVectors,
 }
 
 /// Filter sets whose admissible products are remembered (at most `EXACT_VECTOR_LIMIT` keys each).
@@ -165,7 +166,10 @@ impl SearchEngine {
             cross: RwLock::new(None),
             query_adapter: RwLock::new(query_adapter),
             vocab_built: std::sync::Mutex::new(None),
-            word_vectors: Default::default(),
+            word_vectors: match (&embedder, dir) {
+                (Some(e), Some(d)) => WordVectors::open(d.join("words.bin"), e.model_name()),
+                _ => WordVectors::default(),
+            },
             cache: ResultCache::new(config.cache_capacity),
             filter_sets: ResultCache::new(FILTER_SET_CACHE),
             config,
