@@ -108,7 +108,8 @@ pub async fn catch_up_vectors(
         vectors.save()?;
     }
     if !caught_up_words {
-        // Word vectors live in memory: the first catch-up after a start embeds them all.
+        // The first catch-up after a start reads every title once: words the saved table lacks
+        // (a new catalog, another encoder, changes made while stopped) are embedded.
         engine.embed_title_words().await?;
     }
     Ok(embedded)

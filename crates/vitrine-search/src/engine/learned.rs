@@ -94,8 +94,8 @@ impl SearchEngine {
     }
 
     /// Embeds the catalog's title words that have no vector yet (see [`crate::word_vectors`]);
-    /// returns how many. Word vectors live in memory, so the first vector catch-up after a start
-    /// runs this over the whole catalog; later ones read only the changed products
+    /// returns how many. The first vector catch-up after a start runs this over the whole catalog
+    /// (only words the saved table lacks are embedded); later ones read only the changed products
     /// ([`Self::embed_title_words_of`]).
     pub async fn embed_title_words(&self) -> Result<usize, SearchError> {
         if self.embedder.is_none() {
