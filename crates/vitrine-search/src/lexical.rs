@@ -149,6 +149,10 @@ pub struct LexicalQuery<'a> {
     pub synonyms: &'a Synonyms,
 }
 
+/// Extra hits fetched beyond a search's limit so that a group of equal scores cut by the limit is
+/// cut by product key (up to this many ties past the limit; Home Depot repeats a title a few times).
+const TIE_MARGIN: usize = 32;
+
 /// Hits of a text search: (key, BM25 score) best first, and how many products matched in all.
 #[derive(Debug, Default)]
 pub struct LexicalHits {
@@ -544,8 +548,11 @@ impl LexicalIndex {
             None => {}
         }
         let query = BooleanQuery::new(clauses);
+        // A few more than asked: products tied with the last one kept are chosen by key below,
+        // not by where the index build happened to put them.
+        let fetch = limit.max(1) + TIE_MARGIN;
         let (top, total) = searcher
-            .search(&query, &(TopDocs::with_limit(limit.max(1)), Count))
+            .search(&query, &(TopDocs::with_limit(fetch), Count))
             .map_err(tantivy_err)?;
         // Keys come from the per-segment key arrays (no stored-document decompression, no column codec).
         let mut columns = FxHashMap::default();
@@ -567,6 +574,36 @@ impl LexicalIndex {
             // product landed in: the parallel index build must not change answers between runs.
             hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         }
+        hits.truncate(limit.max(1));
         Ok(LexicalHits { hits, total })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{doc, index_titles};
+
+    #[test]
+    fn a_limit_that_cuts_equal_scores_keeps_the_same_products_whatever_the_indexing_order() {
+        let top2 = |order: &[&str]| -> Vec<u64> {
+            let index = LexicalIndex::open(None).expect("index");
+            for (i, id) in order.iter().enumerate() {
+                // One commit each: every product lands in its own segment.
+                index_titles(&index, &[doc(id, "Brass Desk Lamp")], i as i64 + 1);
+            }
+            let q = LexicalQuery {
+                text: "brass desk lamp",
+                filters: &Filters::default(),
+                synonyms: &Synonyms::default(),
+            };
+            let hits = index.search(&q, 2).expect("search");
+            assert_eq!(hits.total, 5);
+            hits.hits.into_iter().map(|h| h.0).collect()
+        };
+        let forward = top2(&["L-1", "L-2", "L-3", "L-4", "L-5"]);
+        let backward = top2(&["L-5", "L-4", "L-3", "L-2", "L-1"]);
+        assert_eq!(forward.len(), 2);
+        assert_eq!(forward, backward);
     }
 }
