@@ -506,24 +506,43 @@ impl LearnedRanker {
         &self,
         row: &FeatureRow,
     ) -> Option<(std::collections::BTreeMap<String, f64>, f64)> {
-        let matrix = Matrix::new(row, 1, FEATURES.len());
-        let first = self.booster.predict_contributions(
-            &matrix,
+        self.contributions_of(std::slice::from_ref(row))?.pop()
+    }
+
+    /// [`Self::contributions`] of many candidates in one pass: forust derives its per-node means
+    /// once per call, so an explained page of 50 hits is one call, not 50.
+    pub fn contributions_of(
+        &self,
+        rows: &[FeatureRow],
+    ) -> Option<Vec<(std::collections::BTreeMap<String, f64>, f64)>> {
+        if rows.is_empty() {
+            return Some(Vec::new());
+        }
+        let data = column_major(rows);
+        let all = self.booster.predict_contributions(
+            &Matrix::new(&data, rows.len(), FEATURES.len()),
             forust_ml::gradientbooster::ContributionsMethod::Average,
             false,
         );
-        let (mut by_feature, mut base) = (first[..FEATURES.len()].to_vec(), first[FEATURES.len()]);
-        if let Some(listwise) = &self.listwise {
-            let (extra, extra_base) = listwise.contributions(row)?;
-            by_feature.iter_mut().zip(extra).for_each(|(c, e)| *c += e);
-            base += extra_base;
-        }
-        let named = FEATURES
-            .iter()
-            .zip(by_feature)
-            .map(|(name, c)| (name.to_string(), c))
-            .collect();
-        Some((named, base))
+        // One row of the output per candidate: each feature's share, then the bias.
+        all.chunks_exact(FEATURES.len() + 1)
+            .zip(rows)
+            .map(|(first, row)| {
+                let (mut by_feature, mut base) =
+                    (first[..FEATURES.len()].to_vec(), first[FEATURES.len()]);
+                if let Some(listwise) = &self.listwise {
+                    let (extra, extra_base) = listwise.contributions(row)?;
+                    by_feature.iter_mut().zip(extra).for_each(|(c, e)| *c += e);
+                    base += extra_base;
+                }
+                let named = FEATURES
+                    .iter()
+                    .zip(by_feature)
+                    .map(|(name, c)| (name.to_string(), c))
+                    .collect();
+                Some((named, base))
+            })
+            .collect()
     }
 
     /// Saves the model as JSON, with the feature names it was trained on.
@@ -649,6 +668,14 @@ mod tests {
             .iter()
             .filter(|(name, _)| *name != "lexical_score")
             .all(|(_, c)| c.abs() < 1e-9));
+        // A page explained in one call gives each candidate its own explanation, in order.
+        let page = loaded.contributions_of(&rows[..12]).expect("explained");
+        assert_eq!(page.len(), 12);
+        for (i, (by_feature, base)) in page.iter().enumerate() {
+            let sum = base + by_feature.values().sum::<f64>();
+            assert!((sum - p[i]).abs() < 1e-6, "row {i}: {sum} vs {}", p[i]);
+            assert_eq!(page[i], loaded.contributions(&rows[i]).expect("explained"));
+        }
 
         let mut file: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&path).expect("reads")).expect("json");

@@ -100,6 +100,7 @@ pub async fn catch_up_vectors(
         progress(last, latest);
         if last_save.elapsed() > VECTOR_SAVE_EVERY {
             vectors.save()?;
+            engine.save_word_vectors();
             last_save = Instant::now();
             dirty = false;
         }
@@ -112,6 +113,8 @@ pub async fn catch_up_vectors(
         // (a new catalog, another encoder, changes made while stopped) are embedded.
         engine.embed_title_words().await?;
     }
+    // Once per catch-up, not per batch: the word file is rewritten whole.
+    engine.save_word_vectors();
     Ok(embedded)
 }
 

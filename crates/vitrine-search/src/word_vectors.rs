@@ -26,6 +26,9 @@ pub struct WordVectors {
     table: RwLock<WordTable>,
     /// Whether the whole catalog has been read once since start (after that, only changes are).
     caught_up: AtomicBool,
+    /// Whether words were inserted since the last save: the file is rewritten whole, so callers
+    /// save once after a catch-up ([`Self::save_if_changed`]), not after every batch.
+    unsaved: AtomicBool,
     /// Where the table is kept between runs, and the name of the encoder whose vectors it holds.
     file: Option<(PathBuf, String)>,
 }
@@ -54,6 +57,7 @@ impl WordVectors {
         Self {
             table: RwLock::new(table),
             caught_up: AtomicBool::new(false),
+            unsaved: AtomicBool::new(false),
             file: Some((path, model.to_string())),
         }
     }
@@ -70,6 +74,17 @@ impl WordVectors {
         let tmp = path.with_extension("tmp");
         std::fs::write(&tmp, bytes)?;
         std::fs::rename(&tmp, path)
+    }
+
+    /// Writes the table only if words were inserted since the last save; returns whether it wrote.
+    /// A failed write leaves the table marked unsaved, so the next call tries again.
+    pub fn save_if_changed(&self) -> std::io::Result<bool> {
+        if !self.unsaved.swap(false, Ordering::AcqRel) {
+            return Ok(false);
+        }
+        self.save()
+            .inspect_err(|_| self.unsaved.store(true, Ordering::Release))?;
+        Ok(true)
     }
 
     /// How many words have vectors.
@@ -100,6 +115,7 @@ impl WordVectors {
             for (w, v) in words.into_iter().zip(vectors) {
                 table.insert(w.into_boxed_str(), v.into_boxed_slice());
             }
+            self.unsaved.store(true, Ordering::Release);
         }
     }
 
@@ -351,5 +367,21 @@ mod tests {
         let bytes = std::fs::read(&path).expect("reads");
         std::fs::write(&path, &bytes[..bytes.len() - 3]).expect("writes");
         assert!(WordVectors::open(path, "minilm").is_empty());
+    }
+
+    #[test]
+    fn the_file_is_written_only_when_words_were_added_since_the_last_save() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("words.bin");
+        let words = WordVectors::open(path.clone(), "minilm");
+        assert!(!words.save_if_changed().expect("no-op"), "nothing to save");
+        assert!(!path.exists());
+        words.insert(vec!["drill".into()], vec![unit(&[1.0, 0.0])]);
+        assert!(words.save_if_changed().expect("saves"));
+        assert_eq!(WordVectors::open(path.clone(), "minilm").len(), 1);
+        assert!(!words.save_if_changed().expect("no-op"), "already saved");
+        words.insert(vec!["saw".into()], vec![unit(&[0.0, 1.0])]);
+        assert!(words.save_if_changed().expect("saves"));
+        assert_eq!(WordVectors::open(path, "minilm").len(), 2);
     }
 }

@@ -260,3 +260,56 @@ async fn word_vectors_survive_a_restart() {
     assert_eq!(second.embed_title_words().await.unwrap(), 0);
     assert!(second.word_vectors_caught_up());
 }
+
+/// The change-feed followers save the word vectors once a catch-up ends: a word first seen in a
+/// product added while the server runs is still known after a restart, with nothing re-embedded.
+#[tokio::test]
+async fn words_of_a_product_added_while_running_survive_a_restart() {
+    use vitrine_store::{SqliteStore, Store, StoreOptions};
+    let Ok(model) = LocalEmbedder::load(&vitrine_models::default_models_dir()) else {
+        eprintln!("skipping: no model (run `vitrine models fetch`)");
+        return;
+    };
+    let embedder = Arc::new(model) as Arc<dyn Embedder>;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("db.sqlite"), StoreOptions::default())
+        .await
+        .unwrap();
+    let v = store.begin_catalog_version("test").await.unwrap();
+    store.upsert_products(v, &catalog()).await.unwrap();
+    let search_dir = dir.path().join("search");
+    let open = || {
+        SearchEngine::open(
+            SearchConfig::default(),
+            Some(search_dir.as_path()),
+            Some(embedder.clone()),
+        )
+        .unwrap()
+    };
+    let first = open();
+    assert_eq!(follow(&first, &store).await, catalog().len());
+    let before = first.word_vector_count();
+    store
+        .upsert_products(v, &[product("P9", "Xylophone mallets", "Music", "30")])
+        .await
+        .unwrap();
+    assert_eq!(follow(&first, &store).await, 1);
+    let after = first.word_vector_count();
+    assert_eq!(after, before + 2, "xylophone and mallets");
+    drop(first);
+    let second = open();
+    assert_eq!(second.word_vector_count(), after, "loaded from disk");
+    vitrine_search::sync::load(&second, &store).await.unwrap();
+    follow(&second, &store).await;
+    assert_eq!(second.word_vector_count(), after, "nothing new to embed");
+}
+
+/// Runs both change-feed followers until caught up; returns how many products were embedded.
+async fn follow(engine: &SearchEngine, store: &dyn vitrine_store::Store) -> usize {
+    vitrine_search::sync::catch_up_text(engine, store, &|_, _| {})
+        .await
+        .unwrap();
+    vitrine_search::sync::catch_up_vectors(engine, store, &|_, _| {})
+        .await
+        .unwrap()
+}

@@ -30,14 +30,24 @@ type RankerExplanation = (
 );
 
 impl RankerExplained {
-    /// The explanation of candidate `key`; all `None` when the learned ranker did not order it.
-    pub fn explain(&self, key: u64) -> RankerExplanation {
-        let Some(row) = self.rows.get(&key) else {
-            return (None, None, None);
-        };
-        let contributions = self.model.as_ref().and_then(|m| m.contributions(row));
-        let (by_feature, base) = contributions.map_or((None, None), |(c, b)| (Some(c), Some(b)));
-        (Some(ltr::named(row)), by_feature, base)
+    /// The explanations of candidates `keys`, computed together (one model pass for the page);
+    /// a key the learned ranker did not order is absent.
+    pub fn explain_all(&self, keys: &[u64]) -> FxHashMap<u64, RankerExplanation> {
+        let (keys, rows): (Vec<u64>, Vec<ltr::FeatureRow>) = keys
+            .iter()
+            .filter_map(|k| self.rows.get(k).map(|r| (*k, *r)))
+            .unzip();
+        let contributions = self.model.as_ref().and_then(|m| m.contributions_of(&rows));
+        let mut contributions = contributions.map(Vec::into_iter);
+        keys.into_iter()
+            .zip(&rows)
+            .map(|(key, row)| {
+                let explained = contributions.as_mut().and_then(Iterator::next);
+                let (by_feature, base) =
+                    explained.map_or((None, None), |(c, b)| (Some(c), Some(b)));
+                (key, (Some(ltr::named(row)), by_feature, base))
+            })
+            .collect()
     }
 }
 
@@ -111,11 +121,13 @@ impl SearchEngine {
         };
         let embedded = self.embed_words(missing).await?;
         self.word_vectors.mark_caught_up();
+        self.save_word_vectors();
         Ok(embedded)
     }
 
     /// Embeds the new title words of just these products; returns how many. A catch-up that touched
-    /// a few products thus costs a few lookups, not a pass over every title of the catalog.
+    /// a few products thus costs a few lookups, not a pass over every title of the catalog. The
+    /// caller saves them ([`Self::save_word_vectors`]) once its catch-up ends.
     pub async fn embed_title_words_of(
         &self,
         products: &[vitrine_core::Product],
@@ -150,11 +162,18 @@ impl SearchEngine {
         }
         if !missing.is_empty() {
             self.invalidate();
-            if let Err(e) = self.word_vectors.save() {
-                tracing::warn!(error = %e, "word vectors not saved; they are embedded again after a restart");
-            }
         }
         Ok(missing.len())
+    }
+
+    /// Writes the word vectors to disk if words were embedded since the last write. The file is
+    /// rewritten whole (tens of MB for a large catalog), so the followers call this once at the end
+    /// of a catch-up, not per batch. A failure is logged: the vectors are derived and are embedded
+    /// again after a restart.
+    pub fn save_word_vectors(&self) {
+        if let Err(e) = self.word_vectors.save_if_changed() {
+            tracing::warn!(error = %e, "word vectors not saved; they are embedded again after a restart");
+        }
     }
 
     /// How many title words have vectors (for metrics, logs and tests).

@@ -552,15 +552,27 @@ impl SearchEngine {
             .map(|(sku, _)| sku)
             .collect();
         let reach = r.offset + limit + pinned.len();
+        let reaches = |i: usize, x: &Ranked| i < reach || pinned.contains(&x.doc.id.as_str());
+        let mut explained = if r.explain {
+            let keys: Vec<u64> = ranked
+                .iter()
+                .enumerate()
+                .filter(|(i, x)| reaches(*i, x))
+                .map(|(_, x)| x.fused.key)
+                .collect();
+            ranker_rows.explain_all(&keys)
+        } else {
+            Default::default()
+        };
         let mut hits: Vec<SearchHit> = ranked
             .iter()
             .enumerate()
-            .filter(|(i, x)| *i < reach || pinned.contains(&x.doc.id.as_str()))
+            .filter(|(i, x)| reaches(*i, x))
             .map(|(_, x)| {
                 let s = x.score();
                 let f = &x.fused;
                 let (ranker_features, ranker_contributions, ranker_base) =
-                    ranker_rows.explain(f.key);
+                    explained.remove(&f.key).unwrap_or_default();
                 self.hit(
                     &x.doc,
                     s,
