@@ -8,11 +8,12 @@ use crate::filters::Filters;
 use crate::normalize::{self, is_stop_word};
 use crate::price_filter::{PriceRangeQuery, PriceSets};
 use crate::synonyms::Synonyms;
+use crate::top_by_key::TopByScoreThenKey;
 use crate::SearchError;
 use rustc_hash::FxHashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use tantivy::collector::{Count, TopDocs};
+use tantivy::collector::Count;
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, EnableScoring, FuzzyTermQuery, Occur, PhraseQuery, Query,
     TermQuery,
@@ -148,10 +149,6 @@ pub struct LexicalQuery<'a> {
     /// Query-time synonyms.
     pub synonyms: &'a Synonyms,
 }
-
-/// Extra hits fetched beyond a search's limit so that a group of equal scores cut by the limit is
-/// cut by product key (up to this many ties past the limit; Home Depot repeats a title a few times).
-const TIE_MARGIN: usize = 32;
 
 /// Hits of a text search: (key, BM25 score) best first, and how many products matched in all.
 #[derive(Debug, Default)]
@@ -548,33 +545,21 @@ impl LexicalIndex {
             None => {}
         }
         let query = BooleanQuery::new(clauses);
-        // A few more than asked: products tied with the last one kept are chosen by key below,
-        // not by where the index build happened to put them.
-        let fetch = limit.max(1) + TIE_MARGIN;
-        let (top, total) = searcher
-            .search(&query, &(TopDocs::with_limit(fetch), Count))
+        // Equal scores are ordered by product key inside the collector (see `top_by_key`).
+        let mut keys = FxHashMap::default();
+        for reader in searcher.segment_readers() {
+            keys.insert(reader.segment_id(), self.doc_keys.of(&searcher, reader)?);
+        }
+        let top = TopByScoreThenKey {
+            limit,
+            keys: Arc::new(keys),
+        };
+        let (mut hits, total) = searcher
+            .search(&query, &(top, Count))
             .map_err(tantivy_err)?;
-        // Keys come from the per-segment key arrays (no stored-document decompression, no column codec).
-        let mut columns = FxHashMap::default();
-        let mut hits = Vec::with_capacity(top.len());
-        for (score, addr) in top {
-            let column = match columns.entry(addr.segment_ord) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(v) => v.insert(
-                    self.doc_keys
-                        .of(&searcher, searcher.segment_reader(addr.segment_ord))?,
-                ),
-            };
-            if let Some(key) = column.get(addr.doc_id) {
-                hits.push((key, if has_text { score } else { 0.0 }));
-            }
+        if !has_text {
+            hits.iter_mut().for_each(|h| h.1 = 0.0);
         }
-        if has_text {
-            // Equal scores (identical titles are common) keep one order whatever segment each
-            // product landed in: the parallel index build must not change answers between runs.
-            hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        }
-        hits.truncate(limit.max(1));
         Ok(LexicalHits { hits, total })
     }
 }
@@ -586,7 +571,7 @@ mod tests {
 
     #[test]
     fn a_limit_that_cuts_equal_scores_keeps_the_same_products_whatever_the_indexing_order() {
-        let top2 = |order: &[&str]| -> Vec<u64> {
+        let top2 = |order: &[String]| -> Vec<u64> {
             let index = LexicalIndex::open(None).expect("index");
             for (i, id) in order.iter().enumerate() {
                 // One commit each: every product lands in its own segment.
@@ -598,12 +583,16 @@ mod tests {
                 synonyms: &Synonyms::default(),
             };
             let hits = index.search(&q, 2).expect("search");
-            assert_eq!(hits.total, 5);
+            assert_eq!(hits.total, order.len());
             hits.hits.into_iter().map(|h| h.0).collect()
         };
-        let forward = top2(&["L-1", "L-2", "L-3", "L-4", "L-5"]);
-        let backward = top2(&["L-5", "L-4", "L-3", "L-2", "L-1"]);
-        assert_eq!(forward.len(), 2);
-        assert_eq!(forward, backward);
+        // A few ties (ordered among the over-fetched hits) and more than the over-fetch holds.
+        for n in [5, 60] {
+            let ids: Vec<String> = (1..=n).map(|i| format!("L-{i}")).collect();
+            let forward = top2(&ids);
+            let backward = top2(&ids.iter().rev().cloned().collect::<Vec<_>>());
+            assert_eq!(forward.len(), 2);
+            assert_eq!(forward, backward, "{n} equal titles");
+        }
     }
 }

@@ -40,6 +40,7 @@ pub mod speller;
 pub mod suggest;
 pub mod sync;
 pub mod synonyms;
+mod top_by_key;
 pub mod types;
 pub mod vectors;
 pub mod vocab;
