@@ -586,7 +586,7 @@ mod tests {
             assert_eq!(hits.total, order.len());
             hits.hits.into_iter().map(|h| h.0).collect()
         };
-        // A few ties (ordered among the over-fetched hits) and more than the over-fetch holds.
+        // A few equal titles, and more of them than a fixed over-fetch past the limit would hold.
         for n in [5, 60] {
             let ids: Vec<String> = (1..=n).map(|i| format!("L-{i}")).collect();
             let forward = top2(&ids);
