@@ -113,7 +113,7 @@ pub async fn catch_up_vectors(
         // (a new catalog, another encoder, changes made while stopped) are embedded.
         engine.embed_title_words().await?;
     }
-    // Once per catch-up, not per batch: the word file is rewritten whole.
+    // New words are written once per catch-up, not per batch.
     engine.save_word_vectors();
     Ok(embedded)
 }

@@ -14,7 +14,7 @@ use rustc_hash::FxHashMap;
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 
 /// Normalised vectors by word.
 pub type WordTable = FxHashMap<Box<str>, Box<[f32]>>;
@@ -26,15 +26,27 @@ pub struct WordVectors {
     table: RwLock<WordTable>,
     /// Whether the whole catalog has been read once since start (after that, only changes are).
     caught_up: AtomicBool,
-    /// Whether words were inserted since the last save: the file is rewritten whole, so callers
-    /// save once after a catch-up ([`Self::save_if_changed`]), not after every batch.
-    unsaved: AtomicBool,
+    /// What the file lacks: words inserted since the last save are appended to it
+    /// ([`Self::save_if_changed`]), so a catch-up that adds a few words writes a few records.
+    unsaved: Mutex<Unsaved>,
     /// Where the table is kept between runs, and the name of the encoder whose vectors it holds.
     file: Option<(PathBuf, String)>,
 }
 
+/// The difference between the table and its file.
+#[derive(Default)]
+struct Unsaved {
+    /// Words inserted since the last save, in order.
+    words: Vec<Box<str>>,
+    /// The file cannot take appends: absent, another encoder's or format, cut short by a crash
+    /// mid-append, or written with another dimension. The next save rewrites it whole.
+    rewrite: bool,
+    /// The vector dimension in the file's header.
+    file_dim: usize,
+}
+
 /// First bytes of a word-vector file of this format.
-const MAGIC: &[u8; 8] = b"VTRWORD1";
+const MAGIC: &[u8; 8] = b"VTRWORD2";
 
 /// Whether a word gets a vector: three or more letters, no digits (sizes and model codes are
 /// compared by [`crate::quantities`] and exact match; their embeddings mean little), not a stop word.
@@ -47,43 +59,97 @@ impl WordVectors {
     /// softly at once instead of after re-embedding them all. A file from another encoder, or one
     /// that cannot be read, is ignored (the vectors are derived data and are embedded again).
     pub fn open(path: PathBuf, model: &str) -> Self {
-        let table = match std::fs::read(&path) {
-            Ok(bytes) => decode(&bytes, model).unwrap_or_else(|| {
-                tracing::warn!(path = %path.display(), "word vectors ignored: another encoder's or unreadable; they are embedded again");
-                WordTable::default()
-            }),
-            Err(_) => WordTable::default(),
+        let (table, unsaved) = match std::fs::read(&path) {
+            Ok(bytes) => match decode(&bytes, model) {
+                Some(read) => {
+                    if !read.complete {
+                        tracing::warn!(path = %path.display(), "word vectors: an interrupted save is dropped; the complete words are kept");
+                    }
+                    let unsaved = Unsaved {
+                        words: Vec::new(),
+                        rewrite: !read.complete,
+                        file_dim: read.dim,
+                    };
+                    (read.table, unsaved)
+                }
+                None => {
+                    tracing::warn!(path = %path.display(), "word vectors ignored: another encoder's or unreadable; they are embedded again");
+                    (WordTable::default(), Unsaved::rewrite())
+                }
+            },
+            Err(_) => (WordTable::default(), Unsaved::rewrite()),
         };
         Self {
             table: RwLock::new(table),
             caught_up: AtomicBool::new(false),
-            unsaved: AtomicBool::new(false),
+            unsaved: Mutex::new(unsaved),
             file: Some((path, model.to_string())),
         }
     }
 
-    /// Writes the table to its file (atomically: a crash leaves the old file or the new one).
+    /// Rewrites the whole table to its file (atomically: a crash leaves the old file or the new one).
     pub fn save(&self) -> std::io::Result<()> {
+        let Ok(mut unsaved) = self.unsaved.lock() else {
+            return Ok(());
+        };
+        self.rewrite(&mut unsaved)
+    }
+
+    fn rewrite(&self, unsaved: &mut Unsaved) -> std::io::Result<()> {
         let Some((path, model)) = &self.file else {
             return Ok(());
         };
-        let bytes = match self.table.read() {
+        let (bytes, dim) = match self.table.read() {
             Ok(t) => encode(&t, model),
             Err(_) => return Ok(()),
         };
         let tmp = path.with_extension("tmp");
         std::fs::write(&tmp, bytes)?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path)?;
+        *unsaved = Unsaved {
+            words: Vec::new(),
+            rewrite: false,
+            file_dim: dim,
+        };
+        Ok(())
     }
 
-    /// Writes the table only if words were inserted since the last save; returns whether it wrote.
-    /// A failed write leaves the table marked unsaved, so the next call tries again.
+    /// Saves the words inserted since the last save, if any; returns whether it wrote. They are
+    /// appended to the file; it is rewritten whole only when it cannot take appends (see
+    /// [`Unsaved::rewrite`]). A failed write leaves them unsaved, and the next call rewrites the file.
     pub fn save_if_changed(&self) -> std::io::Result<bool> {
-        if !self.unsaved.swap(false, Ordering::AcqRel) {
+        let Some((path, _)) = &self.file else {
+            return Ok(false);
+        };
+        let Ok(mut unsaved) = self.unsaved.lock() else {
+            return Ok(false);
+        };
+        if unsaved.words.is_empty() {
             return Ok(false);
         }
-        self.save()
-            .inspect_err(|_| self.unsaved.store(true, Ordering::Release))?;
+        let records = match self.table.read() {
+            Ok(table) => {
+                let mut out = Vec::new();
+                let mut other_dim = false;
+                for word in &unsaved.words {
+                    match table.get(word) {
+                        Some(v) if v.len() == unsaved.file_dim => put_record(&mut out, word, v),
+                        Some(_) => other_dim = true,
+                        None => {}
+                    }
+                }
+                unsaved.rewrite |= other_dim;
+                out
+            }
+            Err(_) => return Ok(false),
+        };
+        let written = if unsaved.rewrite {
+            self.rewrite(&mut unsaved)
+        } else {
+            append(path, &records).inspect_err(|_| unsaved.rewrite = true)
+        };
+        written?;
+        unsaved.words.clear();
         Ok(true)
     }
 
@@ -111,11 +177,18 @@ impl WordVectors {
 
     /// Stores vectors (as the encoder returned them: L2-normalised) for `words`, in order.
     pub fn insert(&self, words: Vec<String>, vectors: Vec<Vec<f32>>) {
+        let mut inserted = Vec::with_capacity(words.len());
         if let Ok(mut table) = self.table.write() {
             for (w, v) in words.into_iter().zip(vectors) {
-                table.insert(w.into_boxed_str(), v.into_boxed_slice());
+                let w = w.into_boxed_str();
+                inserted.push(w.clone());
+                table.insert(w, v.into_boxed_slice());
             }
-            self.unsaved.store(true, Ordering::Release);
+        }
+        // Noted after the table lock is released (a save takes these locks in the other order),
+        // and only once the vectors are in the table, where the save reads them.
+        if let Ok(mut unsaved) = self.unsaved.lock() {
+            unsaved.words.extend(inserted);
         }
     }
 
@@ -135,60 +208,101 @@ impl WordVectors {
     }
 }
 
-/// The file format: [`MAGIC`], the encoder's name, the dimension, then each word and its vector
-/// (little-endian lengths and floats).
-fn encode(table: &WordTable, model: &str) -> Vec<u8> {
+impl Unsaved {
+    /// A file that must be written whole before it can take appends.
+    fn rewrite() -> Self {
+        Self {
+            rewrite: true,
+            ..Self::default()
+        }
+    }
+}
+
+/// The file format: [`MAGIC`], the encoder's name, the dimension, then records to the end of the
+/// file, each a word and its vector (little-endian lengths and floats). New words are appended as
+/// records; a later record of the same word wins.
+fn encode(table: &WordTable, model: &str) -> (Vec<u8>, usize) {
     let dim = table.values().next().map_or(0, |v| v.len());
     let mut out = Vec::with_capacity(32 + table.len() * (16 + 4 * dim));
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&(model.len() as u32).to_le_bytes());
     out.extend_from_slice(model.as_bytes());
     out.extend_from_slice(&(dim as u32).to_le_bytes());
-    let words: Vec<_> = table
-        .iter()
-        .filter(|(w, v)| v.len() == dim && w.len() < 1 << 16)
-        .collect();
-    out.extend_from_slice(&(words.len() as u32).to_le_bytes());
-    for (word, vector) in words {
-        out.extend_from_slice(&(word.len() as u16).to_le_bytes());
-        out.extend_from_slice(word.as_bytes());
-        for x in vector.iter() {
-            out.extend_from_slice(&x.to_le_bytes());
-        }
+    for (word, vector) in table.iter().filter(|(_, v)| v.len() == dim) {
+        put_record(&mut out, word, vector);
     }
-    out
+    (out, dim)
 }
 
-/// Reads [`encode`]'s format; `None` if it is not that format, not `model`'s, or cut short.
-fn decode(bytes: &[u8], model: &str) -> Option<WordTable> {
+/// One word's record (a word too long for its length prefix is left out: it is not a title word).
+fn put_record(out: &mut Vec<u8>, word: &str, vector: &[f32]) {
+    let Ok(len) = u16::try_from(word.len()) else {
+        return;
+    };
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(word.as_bytes());
+    for x in vector {
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+}
+
+/// Appends records to the file.
+fn append(path: &std::path::Path, records: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new().append(true).open(path)?;
+    file.write_all(records)
+}
+
+/// What [`decode`] read.
+struct Decoded {
+    table: WordTable,
+    dim: usize,
+    /// False when the last record is cut short (a crash during an append); the records before it
+    /// are kept.
+    complete: bool,
+}
+
+/// Reads [`encode`]'s format; `None` if it is not that format or not `model`'s.
+fn decode(bytes: &[u8], model: &str) -> Option<Decoded> {
     let mut at = 0usize;
-    let mut take = |n: usize| -> Option<&[u8]> {
-        let part = bytes.get(at..at.checked_add(n)?)?;
-        at += n;
+    let take = |at: &mut usize, n: usize| -> Option<&[u8]> {
+        let part = bytes.get(*at..at.checked_add(n)?)?;
+        *at += n;
         Some(part)
     };
-    if take(MAGIC.len())? != MAGIC {
+    if take(&mut at, MAGIC.len())? != MAGIC {
         return None;
     }
     let u32_at = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
-    let model_len = u32_at(take(4)?);
-    if take(model_len)? != model.as_bytes() {
+    let model_len = u32_at(take(&mut at, 4)?);
+    if take(&mut at, model_len)? != model.as_bytes() {
         return None;
     }
-    let dim = u32_at(take(4)?);
-    let count = u32_at(take(4)?);
+    let dim = u32_at(take(&mut at, 4)?);
     let mut table = WordTable::default();
-    for _ in 0..count {
-        let len = take(2)?;
+    let record = |at: &mut usize| -> Option<(Box<str>, Box<[f32]>)> {
+        let len = take(at, 2)?;
         let len = u16::from_le_bytes([len[0], len[1]]) as usize;
-        let word = std::str::from_utf8(take(len)?).ok()?;
-        let vector: Box<[f32]> = take(dim.checked_mul(4)?)?
+        let word = std::str::from_utf8(take(at, len)?).ok()?;
+        let vector: Box<[f32]> = take(at, dim.checked_mul(4)?)?
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect();
-        table.insert(word.into(), vector);
+        Some((word.into(), vector))
+    };
+    while at < bytes.len() {
+        match record(&mut at) {
+            Some((word, vector)) => {
+                table.insert(word, vector);
+            }
+            None => break,
+        }
     }
-    Some(table)
+    Some(Decoded {
+        table,
+        dim,
+        complete: at == bytes.len(),
+    })
 }
 
 /// The soft match of each query word with a title: 1 where `hits` says the word's letters are in the
@@ -363,14 +477,21 @@ mod tests {
             "the catalog is still read once after a start"
         );
         assert!(WordVectors::open(path.clone(), "tuned").is_empty());
-        // A file cut short is ignored, not half-read.
+        // A file cut short (a crash during an append) keeps its complete records, and the next save
+        // writes it whole again.
         let bytes = std::fs::read(&path).expect("reads");
         std::fs::write(&path, &bytes[..bytes.len() - 3]).expect("writes");
-        assert!(WordVectors::open(path, "minilm").is_empty());
+        let cut = WordVectors::open(path.clone(), "minilm");
+        assert_eq!(cut.len(), 1);
+        cut.insert(vec!["freezer".into()], vec![unit(&[0.8, 0.4])]);
+        assert!(cut.save_if_changed().expect("saves"));
+        let healed = std::fs::read(&path).expect("reads");
+        assert!(decode(&healed, "minilm").expect("format").complete);
+        assert_eq!(WordVectors::open(path, "minilm").len(), 2);
     }
 
     #[test]
-    fn the_file_is_written_only_when_words_were_added_since_the_last_save() {
+    fn only_words_added_since_the_last_save_are_written_and_they_are_appended() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("words.bin");
         let words = WordVectors::open(path.clone(), "minilm");
@@ -380,8 +501,16 @@ mod tests {
         assert!(words.save_if_changed().expect("saves"));
         assert_eq!(WordVectors::open(path.clone(), "minilm").len(), 1);
         assert!(!words.save_if_changed().expect("no-op"), "already saved");
+        // A new word is appended as one record (length, word, two floats); the rest is not rewritten.
+        let before = std::fs::read(&path).expect("reads");
         words.insert(vec!["saw".into()], vec![unit(&[0.0, 1.0])]);
         assert!(words.save_if_changed().expect("saves"));
-        assert_eq!(WordVectors::open(path, "minilm").len(), 2);
+        let after = std::fs::read(&path).expect("reads");
+        assert_eq!(after.len(), before.len() + 2 + 3 + 2 * 4);
+        assert_eq!(after[..before.len()], before[..]);
+        let reopened = WordVectors::open(path, "minilm");
+        assert_eq!(reopened.len(), 2);
+        let saw = reopened.with_table(|t| t["saw"].to_vec()).expect("table");
+        assert_eq!(saw, unit(&[0.0, 1.0]));
     }
 }

@@ -166,10 +166,9 @@ impl SearchEngine {
         Ok(missing.len())
     }
 
-    /// Writes the word vectors to disk if words were embedded since the last write. The file is
-    /// rewritten whole (tens of MB for a large catalog), so the followers call this once at the end
-    /// of a catch-up, not per batch. A failure is logged: the vectors are derived and are embedded
-    /// again after a restart.
+    /// Writes the words embedded since the last write to disk (appended to the file). The followers
+    /// call this once at the end of a catch-up, not per batch: one write per catch-up. A failure is
+    /// logged: the vectors are derived and are embedded again after a restart.
     pub fn save_word_vectors(&self) {
         if let Err(e) = self.word_vectors.save_if_changed() {
             tracing::warn!(error = %e, "word vectors not saved; they are embedded again after a restart");
