@@ -5,6 +5,7 @@
 mod cross;
 mod facets;
 mod learned;
+mod pins;
 mod semantic;
 
 use crate::cache::ResultCache;
@@ -552,23 +553,18 @@ impl SearchEngine {
             .map(|(sku, _)| sku)
             .collect();
         let reach = r.offset + limit + pinned.len();
-        let reaches = |i: usize, x: &Ranked| i < reach || pinned.contains(&x.doc.id.as_str());
-        let mut explained = if r.explain {
-            let keys: Vec<u64> = ranked
-                .iter()
-                .enumerate()
-                .filter(|(i, x)| reaches(*i, x))
-                .map(|(_, x)| x.fused.key)
-                .collect();
-            ranker_rows.explain_all(&keys)
-        } else {
-            Default::default()
-        };
-        let mut hits: Vec<SearchHit> = ranked
+        let reaching: Vec<&Ranked> = ranked
             .iter()
             .enumerate()
-            .filter(|(i, x)| reaches(*i, x))
-            .map(|(_, x)| {
+            .filter(|(i, x)| *i < reach || pinned.contains(&x.doc.id.as_str()))
+            .map(|(_, x)| x)
+            .collect();
+        // Empty unless `explain` asked for the ranker's rows.
+        let keys: Vec<u64> = reaching.iter().map(|x| x.fused.key).collect();
+        let mut explained = ranker_rows.explain_all(&keys);
+        let mut hits: Vec<SearchHit> = reaching
+            .into_iter()
+            .map(|x| {
                 let s = x.score();
                 let f = &x.fused;
                 let (ranker_features, ranker_contributions, ranker_base) =
@@ -607,7 +603,7 @@ impl SearchEngine {
         })
     }
 
-    fn hit(&self, d: &SearchDoc, score: f64, explain: Option<HitExplain>) -> SearchHit {
+    pub(super) fn hit(&self, d: &SearchDoc, score: f64, explain: Option<HitExplain>) -> SearchHit {
         SearchHit {
             id: d.id.clone(),
             title: d.title.clone(),
@@ -617,47 +613,6 @@ impl SearchEngine {
             in_stock: d.available,
             score,
             explain,
-        }
-    }
-
-    fn apply_pins(
-        &self,
-        hits: &mut Vec<SearchHit>,
-        rules: &Rules,
-        query: &str,
-        filters: &Filters,
-        explain: bool,
-    ) {
-        for (sku, pos) in rules.pins_for(query) {
-            let key = normalize::doc_key(sku);
-            let Some(d) = self.doc(key) else { continue };
-            if !d.active || (filters.in_stock && !d.available) {
-                continue;
-            }
-            let existing = hits.iter().position(|h| h.id == sku);
-            let mut hit = match existing {
-                Some(i) => hits.remove(i),
-                None => self.hit(&d, 0.0, None),
-            };
-            if explain {
-                let e = hit.explain.get_or_insert(HitExplain {
-                    lexical: None,
-                    lexical_rank: None,
-                    semantic: None,
-                    semantic_rank: None,
-                    relevance: 0.0,
-                    rules_factor: 1.0,
-                    rules: Vec::new(),
-                    personal_factor: 1.0,
-                    score: 0.0,
-                    ranker_features: None,
-                    ranker_contributions: None,
-                    ranker_base: None,
-                });
-                e.rules.push(format!("pinned(position {})", pos + 1));
-            }
-            let at = pos.min(hits.len());
-            hits.insert(at, hit);
         }
     }
 
