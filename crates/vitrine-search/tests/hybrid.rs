@@ -34,14 +34,24 @@ fn catalog() -> Vec<Product> {
     ]
 }
 
-async fn engine() -> Option<(SearchEngine, Vec<Product>)> {
-    let embedder = match LocalEmbedder::load(&vitrine_models::default_models_dir()) {
-        Ok(e) => Arc::new(e) as Arc<dyn Embedder>,
+/// The installed sentence encoder, or `None` (with a note) where the models are not fetched.
+fn installed_model() -> Option<Arc<dyn Embedder>> {
+    match LocalEmbedder::load(&vitrine_models::default_models_dir()) {
+        Ok(e) => Some(Arc::new(e)),
         Err(e) => {
             eprintln!("skipping: {e} (run `vitrine models fetch`)");
-            return None;
+            None
         }
-    };
+    }
+}
+
+/// An engine whose indexes live in `dir`, as a server's do: opening it again is a restart.
+fn open_in(dir: &std::path::Path, embedder: &Arc<dyn Embedder>) -> SearchEngine {
+    SearchEngine::open(SearchConfig::default(), Some(dir), Some(embedder.clone())).unwrap()
+}
+
+async fn engine() -> Option<(SearchEngine, Vec<Product>)> {
+    let embedder = installed_model()?;
     let engine = SearchEngine::open(SearchConfig::default(), None, Some(embedder)).unwrap();
     let products = catalog();
     engine.apply_text(&products, 1).unwrap();
@@ -234,20 +244,13 @@ async fn a_learned_ranker_serves_what_it_learned_and_reloads_the_same() {
 /// first catch-up finds nothing left to embed.
 #[tokio::test]
 async fn word_vectors_survive_a_restart() {
-    let Ok(model) = LocalEmbedder::load(&vitrine_models::default_models_dir()) else {
-        eprintln!("skipping: no model (run `vitrine models fetch`)");
+    let Some(embedder) = installed_model() else {
         return;
     };
-    let embedder = Arc::new(model) as Arc<dyn Embedder>;
     let dir = tempfile::tempdir().unwrap();
     let products = catalog();
     let open = || {
-        let e = SearchEngine::open(
-            SearchConfig::default(),
-            Some(dir.path()),
-            Some(embedder.clone()),
-        )
-        .unwrap();
+        let e = open_in(dir.path(), &embedder);
         e.apply_text(&products, 1).unwrap();
         e
     };
@@ -266,11 +269,9 @@ async fn word_vectors_survive_a_restart() {
 #[tokio::test]
 async fn words_of_a_product_added_while_running_survive_a_restart() {
     use vitrine_store::{SqliteStore, Store, StoreOptions};
-    let Ok(model) = LocalEmbedder::load(&vitrine_models::default_models_dir()) else {
-        eprintln!("skipping: no model (run `vitrine models fetch`)");
+    let Some(embedder) = installed_model() else {
         return;
     };
-    let embedder = Arc::new(model) as Arc<dyn Embedder>;
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("db.sqlite"), StoreOptions::default())
         .await
@@ -278,14 +279,7 @@ async fn words_of_a_product_added_while_running_survive_a_restart() {
     let v = store.begin_catalog_version("test").await.unwrap();
     store.upsert_products(v, &catalog()).await.unwrap();
     let search_dir = dir.path().join("search");
-    let open = || {
-        SearchEngine::open(
-            SearchConfig::default(),
-            Some(search_dir.as_path()),
-            Some(embedder.clone()),
-        )
-        .unwrap()
-    };
+    let open = || open_in(&search_dir, &embedder);
     let first = open();
     assert_eq!(follow(&first, &store).await, catalog().len());
     let before = first.word_vector_count();
