@@ -273,6 +273,30 @@ async fn listing_filters_and_paginates_and_export_streams_everything() {
     assert!(exported.iter().all(|p| p.is_ok()));
 }
 
+/// Followers resume the event log from a sequence number: the stream must give every later event once,
+/// in arrival order, across the export's page boundaries (2,000 rows a page).
+#[tokio::test]
+async fn event_stream_resumes_after_a_sequence_number_across_pages() {
+    let (_d, s) = open().await;
+    let events: Vec<Event> = (0..4_100)
+        .map(|i| event(&format!("e{i}"), None, "s", "A"))
+        .collect();
+    assert_eq!(s.append_events(events).await.unwrap().stored, 4_100);
+    let all: Vec<_> = s.stream_events_after(0).collect().await;
+    let seqs: Vec<i64> = all.iter().map(|e| e.as_ref().unwrap().seq).collect();
+    assert_eq!(seqs.len(), 4_100);
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "arrival order");
+    let resume_at = seqs[1_999];
+    let rest: Vec<_> = s.stream_events_after(resume_at).collect().await;
+    let rest_ids: Vec<String> = rest
+        .into_iter()
+        .map(|e| e.unwrap().event.event_id)
+        .collect();
+    assert_eq!(rest_ids.len(), 2_100);
+    assert_eq!(rest_ids[0], "e2000");
+    assert_eq!(rest_ids[2_099], "e4099");
+}
+
 #[tokio::test]
 async fn data_survives_reopen() {
     let dir = tempfile::tempdir().unwrap();

@@ -273,61 +273,25 @@ impl Store for SqliteStore {
     }
 
     fn stream_products(&self) -> BoxStream<'_, Result<Product>> {
-        // Keyset pages rather than one long cursor: bounded memory, and no read transaction held open for the
-        // whole export (which would stop WAL checkpoints on a busy server).
-        let pages = futures::stream::unfold(Some(String::new()), move |after| async move {
-            let after = after?;
-            let sql = format!(
-                "SELECT {} FROM products WHERE sku > ? ORDER BY sku LIMIT ?",
-                rows::PRODUCT_COLUMNS
-            );
-            let fetched = sqlx::query(&sql)
-                .bind(&after)
-                .bind(EXPORT_PAGE)
-                .fetch_all(&self.read)
-                .await;
-            Some(match fetched {
-                Err(e) => (vec![Err(StoreError::from(e))], None),
-                Ok(rows) => {
-                    let next = if rows.len() as i64 == EXPORT_PAGE {
-                        rows.last()
-                            .and_then(|r| sqlx::Row::try_get::<String, _>(r, "sku").ok())
-                    } else {
-                        None
-                    };
-                    (rows.iter().map(rows::product_from_row).collect(), next)
-                }
-            })
-        });
-        Box::pin(pages.flat_map(futures::stream::iter))
+        let sql = format!(
+            "SELECT {} FROM products WHERE sku > ? ORDER BY sku LIMIT ?",
+            rows::PRODUCT_COLUMNS
+        );
+        keyset_pages(
+            &self.read,
+            sql,
+            "sku",
+            String::new(),
+            rows::product_from_row,
+        )
     }
 
     fn stream_events_after(&self, after_seq: i64) -> BoxStream<'_, Result<StoredEvent>> {
-        let pages = futures::stream::unfold(Some(after_seq), move |after| async move {
-            let after = after?;
-            let sql = format!(
-                "SELECT {} FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
-                rows::EVENT_COLUMNS
-            );
-            let fetched = sqlx::query(&sql)
-                .bind(after)
-                .bind(EXPORT_PAGE)
-                .fetch_all(&self.read)
-                .await;
-            Some(match fetched {
-                Err(e) => (vec![Err(StoreError::from(e))], None),
-                Ok(rows) => {
-                    let next = if rows.len() as i64 == EXPORT_PAGE {
-                        rows.last()
-                            .and_then(|r| sqlx::Row::try_get::<i64, _>(r, "seq").ok())
-                    } else {
-                        None
-                    };
-                    (rows.iter().map(rows::event_from_row).collect(), next)
-                }
-            })
-        });
-        Box::pin(pages.flat_map(futures::stream::iter))
+        let sql = format!(
+            "SELECT {} FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+            rows::EVENT_COLUMNS
+        );
+        keyset_pages(&self.read, sql, "seq", after_seq, rows::event_from_row)
     }
 
     async fn product_changes_since(
@@ -370,4 +334,47 @@ impl Store for SqliteStore {
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Streams the rows of `sql` (`… WHERE key > ? ORDER BY key LIMIT ?`) in keyset pages of [`EXPORT_PAGE`],
+/// starting after `first`. Pages rather than one long cursor: memory stays bounded, and no read
+/// transaction is held open for the whole export (which would stop WAL checkpoints on a busy server).
+/// A failed page ends the stream with its error.
+fn keyset_pages<'a, K, T>(
+    pool: &'a SqlitePool,
+    sql: String,
+    key_column: &'static str,
+    first: K,
+    decode: fn(&sqlx::sqlite::SqliteRow) -> Result<T>,
+) -> BoxStream<'a, Result<T>>
+where
+    K: for<'q> sqlx::Encode<'q, sqlx::Sqlite>
+        + for<'r> sqlx::Decode<'r, sqlx::Sqlite>
+        + sqlx::Type<sqlx::Sqlite>
+        + Send
+        + 'a,
+    T: Send + 'a,
+{
+    let pages = futures::stream::unfold(Some((sql, first)), move |state| async move {
+        let (sql, after) = state?;
+        let fetched = sqlx::query(&sql)
+            .bind(after)
+            .bind(EXPORT_PAGE)
+            .fetch_all(pool)
+            .await;
+        Some(match fetched {
+            Err(e) => (vec![Err(StoreError::from(e))], None),
+            Ok(rows) => {
+                let next = if rows.len() as i64 == EXPORT_PAGE {
+                    rows.last()
+                        .and_then(|r| sqlx::Row::try_get::<K, _>(r, key_column).ok())
+                        .map(|key| (sql, key))
+                } else {
+                    None
+                };
+                (rows.iter().map(decode).collect(), next)
+            }
+        })
+    });
+    Box::pin(pages.flat_map(futures::stream::iter))
 }
