@@ -11,6 +11,7 @@
 //! The ensemble is trained on top of a base score per candidate (the pointwise stage's prediction), so
 //! it starts from a good order and learns the corrections that matter to NDCG.
 
+use crate::tree_shap::{add_shapley, ShapNode};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -91,6 +92,10 @@ enum Node {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Tree {
     nodes: Vec<Node>,
+    /// How many training rows reached each node, by node index, for Shapley contributions (empty in
+    /// models saved before session 30, which are explained per split instead).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    covers: Vec<f64>,
 }
 
 impl Tree {
@@ -124,10 +129,39 @@ impl Tree {
         }
     }
 
-    /// Adds each split's change of mean along `x`'s path to its feature's entry of `out` and returns
-    /// the root mean: together they sum to [`Self::predict`] (Saabas, with cover-weighted means).
+    /// Adds each feature's share of [`Self::predict`] at `x` to its entry of `out` and returns the root
+    /// mean: together they sum to the prediction. Shapley values (TreeSHAP) where the covers were
+    /// recorded (and the tree is at most [`crate::tree_shap::MAX_DEPTH`] deep); otherwise each split's
+    /// change of mean along `x`'s path (Saabas).
     fn contributions(&self, x: &[f64], out: &mut [f64]) -> Option<f64> {
         let root = self.mean(0)?;
+        if self.covers.len() == self.nodes.len() {
+            let node = |at: usize| match &self.nodes[at] {
+                Node::Leaf(v) => ShapNode::Leaf(*v),
+                Node::Split {
+                    feature,
+                    threshold,
+                    left,
+                    right,
+                    ..
+                } => {
+                    let goes_right = x.get(*feature).is_some_and(|v| v > threshold);
+                    let (hot, cold) = if goes_right {
+                        (*right, *left)
+                    } else {
+                        (*left, *right)
+                    };
+                    ShapNode::Split {
+                        feature: *feature,
+                        hot,
+                        cold,
+                    }
+                }
+            };
+            if add_shapley(&node, &|at| self.covers[at], out) {
+                return Some(root);
+            }
+        }
         let mut at = 0;
         while let Node::Split {
             feature,
@@ -166,8 +200,9 @@ impl TreeEnsemble {
         self.trees.len()
     }
 
-    /// How much each of `x`'s features added to [`Self::predict`], and the part no feature explains
-    /// (the trees' mean output): they sum to the prediction. `None` for trees saved without means.
+    /// How much each of `x`'s features added to [`Self::predict`] (Shapley values for trees trained
+    /// since session 30, per-split credit for older ones), and the part no feature explains (the
+    /// trees' mean output): they sum to the prediction. `None` for trees saved without means.
     pub fn contributions(&self, x: &[f64]) -> Option<(Vec<f64>, f64)> {
         let mut out = vec![0.0; x.len()];
         let mut base = 0.0;
@@ -504,7 +539,10 @@ fn best_split(
 
 /// Grows one tree depth-first on the binned rows.
 fn grow(bins: &Binned, grad: &[f64], hess: &[f64], p: &LambdaParams) -> Tree {
-    let mut tree = Tree { nodes: Vec::new() };
+    let mut tree = Tree {
+        nodes: Vec::new(),
+        covers: Vec::new(),
+    };
     let all: Vec<u32> = (0..grad.len() as u32).collect();
     grow_node(&mut tree, bins, all, 0, grad, hess, p);
     tree
@@ -539,6 +577,7 @@ fn grow_node(
         });
         let value = -p.learning_rate * g / (h + p.l2);
         tree.nodes.push(Node::Leaf(value));
+        tree.covers.push(n as f64);
         return Grown {
             at,
             rows: n,
@@ -546,6 +585,7 @@ fn grow_node(
         };
     };
     tree.nodes.push(Node::Leaf(0.0));
+    tree.covers.push(n as f64);
     let column = &bins.bins[split.feature];
     let (left_rows, right_rows): (Vec<u32>, Vec<u32>) = rows
         .into_iter()
@@ -725,5 +765,15 @@ mod tests {
             assert_eq!(ensemble.predict(r), back.predict(r));
         }
         assert!(ensemble.predict(&[3.0]) > ensemble.predict(&[0.0]));
+        assert_eq!(ensemble.contributions(&[3.0]), back.contributions(&[3.0]));
+        // A model saved before covers were recorded still loads and is explained per split, still
+        // adding up to its prediction.
+        let mut file: serde_json::Value = serde_json::to_value(&ensemble).unwrap();
+        for tree in file["trees"].as_array_mut().unwrap() {
+            tree.as_object_mut().unwrap().remove("covers");
+        }
+        let old: TreeEnsemble = serde_json::from_value(file).unwrap();
+        let (by_feature, base) = old.contributions(&[3.0]).expect("means recorded");
+        assert!((base + by_feature[0] - old.predict(&[3.0])).abs() < 1e-12);
     }
 }

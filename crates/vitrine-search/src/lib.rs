@@ -41,6 +41,7 @@ pub mod suggest;
 pub mod sync;
 pub mod synonyms;
 mod top_by_key;
+mod tree_shap;
 pub mod types;
 pub mod vectors;
 pub mod vocab;

@@ -14,6 +14,7 @@ use crate::quantities;
 use crate::word_vectors::{self, WordTable};
 use crate::SearchError;
 use forust_ml::{GradientBooster, Matrix};
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
@@ -495,10 +496,11 @@ impl LearnedRanker {
     }
 
     /// How much each feature added to this candidate's [`Self::predict`] score, by name, and the part
-    /// no feature explains (the model's mean output): they sum to the score. Each tree's share of
-    /// a feature is the change of the mean output along the candidate's path where that feature
-    /// splits (Saabas; XGBoost's approximate contributions). `None` for listwise trees saved before
-    /// they recorded their means.
+    /// no feature explains (the model's mean output): they sum to the score. They are Shapley values
+    /// (TreeSHAP, path-dependent, as XGBoost's `pred_contribs`): a feature's credit does not depend
+    /// on where in a tree it is tested. Listwise trees saved before session 30 lack the row counts
+    /// this needs and are credited per split instead (Saabas). `None` for listwise trees saved
+    /// before they recorded their means.
     ///
     /// Why: a merchandiser asking why a product ranks where it does needs the reasons in the
     /// score's own units, not 29 inputs to guess from.
@@ -509,8 +511,8 @@ impl LearnedRanker {
         self.contributions_of(std::slice::from_ref(row))?.pop()
     }
 
-    /// [`Self::contributions`] of many candidates in one pass: forust derives its per-node means
-    /// once per call, so an explained page of 50 hits is one call, not 50.
+    /// [`Self::contributions`] of many candidates in one pass: an explained page of 50 hits is one
+    /// call into the model, not 50.
     pub fn contributions_of(
         &self,
         rows: &[FeatureRow],
@@ -519,14 +521,20 @@ impl LearnedRanker {
             return Some(Vec::new());
         }
         let data = column_major(rows);
-        let all = self.booster.predict_contributions(
-            &Matrix::new(&data, rows.len(), FEATURES.len()),
-            forust_ml::gradientbooster::ContributionsMethod::Average,
-            false,
-        );
-        // One row of the output per candidate: each feature's share, then the bias.
-        all.chunks_exact(FEATURES.len() + 1)
-            .zip(rows)
+        // forust's TreeSHAP asserts on a path state that a well-formed model cannot reach; should a
+        // model file reach it anyway, the answer loses its explanation rather than the request.
+        let all = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.booster.predict_contributions(
+                &Matrix::new(&data, rows.len(), FEATURES.len()),
+                forust_ml::gradientbooster::ContributionsMethod::Shapley,
+                true,
+            )
+        }))
+        .ok()?;
+        // One row of the output per candidate: each feature's share, then the bias. Exact Shapley
+        // values cost a few milliseconds a candidate, so candidates are explained in parallel.
+        all.par_chunks_exact(FEATURES.len() + 1)
+            .zip(rows.par_iter())
             .map(|(first, row)| {
                 let (mut by_feature, mut base) =
                     (first[..FEATURES.len()].to_vec(), first[FEATURES.len()]);

@@ -238,6 +238,16 @@ async fn a_learned_ranker_serves_what_it_learned_and_reloads_the_same() {
             e.relevance
         );
     }
+    // A later page is explained too (only the page's hits are, so this checks the window).
+    let next_page = SearchRequest { offset: 2, ..r };
+    let (b, _) = engine.search(&next_page).await.unwrap();
+    assert_eq!(ids(&b)[0], ids(&a)[2], "pages continue each other");
+    for hit in &b.hits {
+        let e = hit.explain.as_ref().unwrap();
+        let by_feature = e.ranker_contributions.as_ref().expect("contributions");
+        let sum = e.ranker_base.expect("base") + by_feature.values().sum::<f64>();
+        assert!((sum - f64::from(e.relevance)).abs() < 1e-3, "{}", hit.id);
+    }
 }
 
 /// Word vectors are kept beside the indexes: after a restart the soft match works at once, and the

@@ -559,8 +559,15 @@ impl SearchEngine {
             .filter(|(i, x)| *i < reach || pinned.contains(&x.doc.id.as_str()))
             .map(|(_, x)| x)
             .collect();
-        // Empty unless `explain` asked for the ranker's rows.
-        let keys: Vec<u64> = reaching.iter().map(|x| x.fused.key).collect();
+        // Empty unless `explain` asked for the ranker's rows. Only what can land on the page is
+        // explained: pins shift a hit down by at most one place each.
+        let first_shown = r.offset.saturating_sub(pinned.len());
+        let keys: Vec<u64> = reaching
+            .iter()
+            .enumerate()
+            .filter(|(i, x)| *i >= first_shown || pinned.contains(&x.doc.id.as_str()))
+            .map(|(_, x)| x.fused.key)
+            .collect();
         let mut explained = ranker_rows.explain_all(&keys);
         let mut hits: Vec<SearchHit> = reaching
             .into_iter()
