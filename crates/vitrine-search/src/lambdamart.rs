@@ -99,24 +99,38 @@ struct Tree {
 }
 
 impl Tree {
+    /// Node `at` as `x` meets it: a leaf's output, or a split's feature with the child `x` goes to
+    /// (`hot`) and the other one. `x[feature] <= threshold` (and NaN) goes left.
+    fn route(&self, at: usize, x: &[f64]) -> ShapNode {
+        match &self.nodes[at] {
+            Node::Leaf(v) => ShapNode::Leaf(*v),
+            Node::Split {
+                feature,
+                threshold,
+                left,
+                right,
+                ..
+            } => {
+                let (hot, cold) = if x[*feature] > *threshold {
+                    (*right, *left)
+                } else {
+                    (*left, *right)
+                };
+                ShapNode::Split {
+                    feature: *feature,
+                    hot,
+                    cold,
+                }
+            }
+        }
+    }
+
     fn predict(&self, x: &[f64]) -> f64 {
         let mut at = 0;
         loop {
-            match &self.nodes[at] {
-                Node::Leaf(v) => return *v,
-                Node::Split {
-                    feature,
-                    threshold,
-                    left,
-                    right,
-                    ..
-                } => {
-                    at = if x[*feature] > *threshold {
-                        *right
-                    } else {
-                        *left
-                    }
-                }
+            match self.route(at, x) {
+                ShapNode::Leaf(v) => return v,
+                ShapNode::Split { hot, .. } => at = hot,
             }
         }
     }
@@ -135,49 +149,15 @@ impl Tree {
     /// change of mean along `x`'s path (Saabas).
     fn contributions(&self, x: &[f64], out: &mut [f64]) -> Option<f64> {
         let root = self.mean(0)?;
-        if self.covers.len() == self.nodes.len() {
-            let node = |at: usize| match &self.nodes[at] {
-                Node::Leaf(v) => ShapNode::Leaf(*v),
-                Node::Split {
-                    feature,
-                    threshold,
-                    left,
-                    right,
-                    ..
-                } => {
-                    let goes_right = x.get(*feature).is_some_and(|v| v > threshold);
-                    let (hot, cold) = if goes_right {
-                        (*right, *left)
-                    } else {
-                        (*left, *right)
-                    };
-                    ShapNode::Split {
-                        feature: *feature,
-                        hot,
-                        cold,
-                    }
-                }
-            };
-            if add_shapley(&node, &|at| self.covers[at], out) {
-                return Some(root);
-            }
+        if self.covers.len() == self.nodes.len()
+            && add_shapley(&|at| self.route(at, x), &|at| self.covers[at], out)
+        {
+            return Some(root);
         }
         let mut at = 0;
-        while let Node::Split {
-            feature,
-            threshold,
-            left,
-            right,
-            ..
-        } = &self.nodes[at]
-        {
-            let next = if x[*feature] > *threshold {
-                *right
-            } else {
-                *left
-            };
-            out[*feature] += self.mean(next)? - self.mean(at)?;
-            at = next;
+        while let ShapNode::Split { feature, hot, .. } = self.route(at, x) {
+            out[feature] += self.mean(hot)? - self.mean(at)?;
+            at = hot;
         }
         Some(root)
     }
@@ -607,16 +587,7 @@ fn grow_node(
 mod tests {
     use super::*;
 
-    /// A seeded stream of numbers in [0, 1) (a 64-bit LCG: enough for synthetic features).
-    fn uniform(seed: u64) -> impl FnMut() -> f64 {
-        let mut state = seed;
-        move || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 11) as f64 / (1u64 << 53) as f64
-        }
-    }
+    use crate::test_support::uniform;
 
     fn ndcg(gains: &[f64], scores: &[f64]) -> f64 {
         ndcg_at(gains, scores, 10).unwrap_or(0.0)

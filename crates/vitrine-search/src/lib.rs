@@ -189,6 +189,17 @@ pub(crate) mod test_support {
         SearchDoc::from_product(&input.validate(chrono::Utc::now()).expect("valid product"))
     }
 
+    /// A seeded stream of numbers in [0, 1) (a 64-bit LCG: enough for synthetic features).
+    pub fn uniform(seed: u64) -> impl FnMut() -> f64 {
+        let mut state = seed;
+        move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        }
+    }
+
     /// `v` scaled to length 1, as the encoder returns its vectors.
     pub fn unit(v: &[f32]) -> Vec<f32> {
         let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();

@@ -217,6 +217,7 @@ fn unwound_sum(path: &[PathStep], index: usize) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::uniform;
 
     /// A test tree: `(feature, threshold, left, right)` splits or leaf values, with covers.
     enum TestNode {
@@ -279,17 +280,6 @@ mod tests {
                         .sum()
                 })
                 .collect()
-        }
-    }
-
-    /// A seeded stream in [0, 1).
-    fn uniform(seed: u64) -> impl FnMut() -> f64 {
-        let mut s = seed;
-        move || {
-            s = s
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (s >> 11) as f64 / (1u64 << 53) as f64
         }
     }
 
