@@ -40,6 +40,7 @@ pub mod speller;
 pub mod suggest;
 pub mod sync;
 pub mod synonyms;
+pub mod title_terms;
 mod top_by_key;
 mod tree_shap;
 pub mod types;

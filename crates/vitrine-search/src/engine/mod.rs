@@ -19,6 +19,7 @@ use crate::query::{parse_query, ParsedQuery, SortOrder};
 use crate::rules::{diversify, OutOfStock, Rules};
 use crate::speller::Speller;
 use crate::synonyms::Synonyms;
+use crate::title_terms::TitleTerms;
 use crate::types::*;
 use crate::vectors::VectorIndex;
 use crate::vocab::Vocabulary;
@@ -69,6 +70,8 @@ pub struct SearchEngine {
     vocab: RwLock<Arc<Vocabulary>>,
     /// The catalog's title words for query spelling correction (rebuilt with `vocab`).
     speller: RwLock<Arc<Speller>>,
+    /// Words and phrases several titles share, for autocomplete (rebuilt with the vocabulary).
+    title_terms: RwLock<Arc<TitleTerms>>,
     /// The encoder's whole words, which the speller does not take for typos (read once at open).
     language_words: Arc<rustc_hash::FxHashSet<String>>,
     synonyms: RwLock<Arc<Synonyms>>,
@@ -177,6 +180,7 @@ impl SearchEngine {
             docs: RwLock::new(FxHashMap::default()),
             vocab: RwLock::new(Arc::new(Vocabulary::default())),
             speller: RwLock::new(Arc::new(Speller::default())),
+            title_terms: RwLock::new(Arc::new(TitleTerms::default())),
             language_words: Arc::new(
                 embedder
                     .as_ref()
@@ -327,7 +331,7 @@ impl SearchEngine {
         if let Ok(mut t) = self.vocab_built.lock() {
             *t = Some(std::time::Instant::now());
         }
-        let (vocab, speller) = match self.docs.read() {
+        let (vocab, speller, title_terms) = match self.docs.read() {
             Ok(docs) => (
                 Vocabulary::build(docs.values().map(|d| d.as_ref())),
                 self.config.spelling.then(|| {
@@ -336,9 +340,13 @@ impl SearchEngine {
                         self.language_words.clone(),
                     )
                 }),
+                TitleTerms::build(docs.values().map(|d| d.as_ref())),
             ),
             Err(_) => return,
         };
+        if let Ok(mut t) = self.title_terms.write() {
+            *t = Arc::new(title_terms);
+        }
         if let Ok(mut v) = self.vocab.write() {
             *v = Arc::new(vocab);
         }
@@ -763,10 +771,11 @@ impl SearchEngine {
         }
     }
 
-    /// Autocomplete: popular queries and catalog values starting with what was typed.
+    /// Autocomplete: popular queries, catalog values and title terms starting with what was typed.
     pub fn suggest(&self, prefix: &str, limit: usize) -> Vec<crate::suggest::Suggestion> {
         let vocab = read(&self.vocab);
+        let titles = read(&self.title_terms);
         let popular = self.popular.read().unwrap_or_else(|p| p.into_inner());
-        crate::suggest::suggest(prefix, limit, &popular, &vocab)
+        crate::suggest::suggest(prefix, limit, &popular, &vocab, &titles)
     }
 }
