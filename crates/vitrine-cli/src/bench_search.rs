@@ -74,7 +74,32 @@ fn search_url(base: &str, q: &str) -> String {
     url.into()
 }
 
-/// Sends each query of `queries` once (or `requests` times round-robin) at the given pace.
+fn suggest_url(base: &str, q: &str) -> String {
+    let mut url = reqwest::Url::parse(&format!("{base}/v1/suggest")).expect("loopback base URL");
+    url.query_pairs_mut().append_pair("q", q);
+    url.into()
+}
+
+/// Sends each query of `queries` once (or `requests` times round-robin) at the given pace, to the
+/// URL `url` makes of it.
+async fn load_with(
+    base: &str,
+    queries: Arc<Vec<String>>,
+    requests: usize,
+    clients: usize,
+    pace: Pace,
+    url: fn(&str, &str) -> String,
+) -> anyhow::Result<Load> {
+    let base = base.to_string();
+    let l = loadgen::run(clients, requests, pace, false, move |i, _| {
+        url(&base, &queries[i % queries.len()])
+    })
+    .await?;
+    anyhow::ensure!(l.errors == 0, "{} requests failed", l.errors);
+    Ok(l)
+}
+
+/// [`load_with`] for searches.
 async fn load(
     base: &str,
     queries: Arc<Vec<String>>,
@@ -82,13 +107,7 @@ async fn load(
     clients: usize,
     pace: Pace,
 ) -> anyhow::Result<Load> {
-    let base = base.to_string();
-    let l = loadgen::run(clients, requests, pace, false, move |i, _| {
-        search_url(&base, &queries[i % queries.len()])
-    })
-    .await?;
-    anyhow::ensure!(l.errors == 0, "{} searches failed", l.errors);
-    Ok(l)
+    load_with(base, queries, requests, clients, pace, search_url).await
 }
 
 /// Runs the benchmark.
@@ -164,6 +183,28 @@ pub async fn run(
             server_cpu(before, cpu_seconds(pid), c.n)
         );
     }
+    // Autocomplete as typed: the first 1 to 6 characters of each query, every one a request.
+    let prefixes: Vec<String> = queries[100..]
+        .iter()
+        .flat_map(|q| (1..=6).map(move |n| q.chars().take(n).collect::<String>()))
+        .collect();
+    let prefixes = Arc::new(prefixes);
+    let before = cpu_seconds(pid);
+    let s = load_with(
+        &base,
+        prefixes.clone(),
+        10_000,
+        clients,
+        Pace::Closed,
+        suggest_url,
+    )
+    .await?;
+    println!(
+        "suggest,  {:<14}: {s} over {} prefixes{}",
+        Pace::Closed.to_string(),
+        prefixes.len().min(10_000),
+        server_cpu(before, cpu_seconds(pid), s.n)
+    );
     println!("server peak RSS: {} MiB", peak_rss_kib(child.id()) / 1024);
     // SAFETY: plain signal to our own child.
     unsafe {
