@@ -146,6 +146,11 @@ async fn typos_synonyms_and_hostile_queries() {
     );
     assert_eq!(typo.parsed.corrections.len(), 1);
     assert_eq!(typo.parsed.corrections[0].from, "shrit");
+    // Autocomplete forgives the same typo, from the titles' shared phrase.
+    let completed = engine.suggest("linen shrit", 5);
+    assert_eq!(completed[0].text, "linen shirt", "{completed:?}");
+    assert_eq!(completed[0].source, "title");
+    assert!(engine.suggest("qqqqqq", 5).is_empty());
     let syn = ids(&engine, &req("trousers")).await;
     assert!(
         !syn.is_empty(),

@@ -772,10 +772,20 @@ impl SearchEngine {
     }
 
     /// Autocomplete: popular queries, catalog values and title terms starting with what was typed.
+    /// When nothing completes it, the same with misspelled whole words corrected as a search
+    /// would ("hedphones" completes "headphones").
     pub fn suggest(&self, prefix: &str, limit: usize) -> Vec<crate::suggest::Suggestion> {
         let vocab = read(&self.vocab);
         let titles = read(&self.title_terms);
         let popular = self.popular.read().unwrap_or_else(|p| p.into_inner());
-        crate::suggest::suggest(prefix, limit, &popular, &vocab, &titles)
+        let found = crate::suggest::suggest(prefix, limit, &popular, &vocab, &titles);
+        if !found.is_empty() || !self.config.spelling {
+            return found;
+        }
+        let (corrected, corrections) = read(&self.speller).correct(&normalize::phrase(prefix));
+        if corrections.is_empty() {
+            return found;
+        }
+        crate::suggest::suggest(&corrected, limit, &popular, &vocab, &titles)
     }
 }
