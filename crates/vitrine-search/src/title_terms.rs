@@ -25,30 +25,55 @@ fn suggestible(word: &str) -> bool {
 }
 
 impl TitleTerms {
-    /// Counts the words and adjacent word pairs of the active products' titles.
+    /// Counts the words and adjacent word pairs of the active products' titles. Words are numbered
+    /// as they are met, so a pair is counted as two numbers; only the terms kept become strings.
     pub fn build<'a>(docs: impl Iterator<Item = &'a SearchDoc>) -> Self {
-        let mut counts: FxHashMap<String, u32> = FxHashMap::default();
-        let mut seen: Vec<String> = Vec::new();
+        let mut ids: FxHashMap<String, u32> = FxHashMap::default();
+        let mut words: Vec<(String, u32)> = Vec::new();
+        let mut pairs: FxHashMap<u64, u32> = FxHashMap::default();
+        let (mut title_words, mut title_pairs) = (Vec::new(), Vec::new());
         for d in docs.filter(|d| d.active) {
-            let words = normalize::tokens(&d.title);
-            seen.clear();
-            seen.extend(words.iter().filter(|w| suggestible(w)).cloned());
-            seen.extend(
-                words
-                    .windows(2)
-                    .filter(|p| suggestible(&p[0]) && suggestible(&p[1]))
-                    .map(|p| format!("{} {}", p[0], p[1])),
-            );
-            seen.sort_unstable();
-            seen.dedup();
-            for term in seen.drain(..) {
-                *counts.entry(term).or_default() += 1;
+            title_words.clear();
+            for w in normalize::tokens(&d.title) {
+                let id = if !suggestible(&w) {
+                    None
+                } else if let Some(&id) = ids.get(&w) {
+                    Some(id)
+                } else {
+                    let id = words.len() as u32;
+                    ids.insert(w.clone(), id);
+                    words.push((w, 0));
+                    Some(id)
+                };
+                title_words.push(id);
+            }
+            title_pairs.clear();
+            title_pairs.extend(title_words.windows(2).filter_map(|p| match p {
+                [Some(a), Some(b)] => Some(u64::from(*a) << 32 | u64::from(*b)),
+                _ => None,
+            }));
+            title_pairs.sort_unstable();
+            title_pairs.dedup();
+            for &pair in &title_pairs {
+                *pairs.entry(pair).or_default() += 1;
+            }
+            let mut once: Vec<u32> = title_words.iter().flatten().copied().collect();
+            once.sort_unstable();
+            once.dedup();
+            for id in once {
+                words[id as usize].1 += 1;
             }
         }
-        let mut terms: Vec<(String, u32)> = counts
-            .into_iter()
-            .filter(|(_, n)| *n >= MIN_PRODUCTS)
+        let pair_text = |pair: u64| {
+            let (a, b) = ((pair >> 32) as usize, (pair & 0xffff_ffff) as usize);
+            format!("{} {}", words[a].0, words[b].0)
+        };
+        let mut terms: Vec<(String, u32)> = pairs
+            .iter()
+            .filter(|(_, n)| **n >= MIN_PRODUCTS)
+            .map(|(&pair, &n)| (pair_text(pair), n))
             .collect();
+        terms.extend(words.into_iter().filter(|(_, n)| *n >= MIN_PRODUCTS));
         terms.sort_unstable();
         Self { terms }
     }
