@@ -8,6 +8,7 @@
 //!
 //! Durability contract: a 2xx (or a 422 that reports `stored > 0`) is sent only after the store committed.
 
+mod console;
 mod error;
 mod metrics;
 mod openapi;
@@ -135,6 +136,7 @@ pub fn app(state: AppState) -> Router {
             async move { axum::Json((*spec).clone()) }
         }),
     )
+    .merge(console::routes())
     .fallback(routes::not_found)
     .layer(axum::middleware::from_fn_with_state(
         state.clone(),
