@@ -19,9 +19,12 @@ pub struct TitleTerms {
     terms: Vec<(String, u32)>,
 }
 
-/// Whether a title word can start or end a suggested phrase: not a stop word, not a bare number.
+/// Whether a title word can be suggested or be part of a suggested phrase: not a stop word, not a
+/// bare number, not a single letter (the "t" of "T-shirt").
 fn suggestible(word: &str) -> bool {
-    !is_stop_word(word) && !word.chars().all(|c| c.is_ascii_digit())
+    word.chars().nth(1).is_some()
+        && !is_stop_word(word)
+        && !word.chars().all(|c| c.is_ascii_digit())
 }
 
 impl TitleTerms {
@@ -119,6 +122,8 @@ mod tests {
             doc("3", "Northwind Men's Navy Linen Shirt"),
             doc("4", "Urban Thread Men's White Linen Shirt"),
             doc("5", "Linen Shirt for Kids, 2 pack"),
+            doc("7", "Linen T-Shirt"),
+            doc("8", "Linen T-Shirt Dress"),
             doc("6", "Smart Plug XJ-200"),
         ];
         TitleTerms::build(docs.iter())
@@ -130,10 +135,12 @@ mod tests {
         assert_eq!(t.completions("sma"), [("smartwatch", 2)]);
         assert_eq!(
             t.completions("lin"),
-            [("linen", 3), ("linen shirt", 3)],
+            [("linen", 5), ("linen shirt", 3)],
             "most used first, then by text"
         );
         assert_eq!(t.completions("linen sh"), [("linen shirt", 3)]);
+        assert_eq!(t.completions("t"), [], "not a single letter");
+        assert_eq!(t.completions("linen t"), [], "nor a phrase with one");
         assert_eq!(
             t.completions("men"),
             [("men", 2)],
@@ -152,6 +159,7 @@ mod tests {
             "a phrase ending in a stop word"
         );
         assert!(t.completions("2").is_empty());
+        assert_eq!(t.completions("shirt"), [("shirt", 5)]);
         let one = [doc("1", "Steel Smartwatch")];
         assert!(TitleTerms::build(one.iter()).is_empty());
     }
