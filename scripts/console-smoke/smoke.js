@@ -34,7 +34,7 @@ const settle = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   await settle(1000);
   console.log(`suggest: ${[...$('search-suggest').children].map((o) => o.value).join(', ')}\n`);
 
-  for (const [tab, out] of [['recommend', 'models-out'], ['store', 'store-out'], ['review', 'review-out']]) {
+  for (const [tab, out] of [['rules', 'rules-where'], ['recommend', 'models-out'], ['store', 'store-out'], ['review', 'review-out']]) {
     w.document.querySelector(`nav button[data-tab=${tab}]`).click();
     await settle(1500);
     report(tab, out);

@@ -143,6 +143,29 @@ function suggestSoon() {
   }), 150);
 }
 
+// ---- search rules -----------------------------------------------------------------------------
+
+async function loadRules() {
+  const r = await api('/v1/search/rules');
+  $('rules-where').textContent = r.editable
+    ? `Kept in ${r.path} on the server.`
+    : 'No rules file is configured ([search] rules = "rules.toml"), so the default rules apply and cannot be edited here.';
+  $('rules-text').value = r.text;
+  $('rules-text').readOnly = !r.editable;
+  $('rules-save').disabled = !r.editable;
+  $('rules-actor').value = localStorage.getItem('vitrine.reviewer') || '';
+  $('rules-status').textContent = '';
+}
+
+async function saveRules() {
+  const actor = $('rules-actor').value.trim();
+  if (!actor) throw new Error('Enter your name: every rules change is logged with who made it.');
+  localStorage.setItem('vitrine.reviewer', actor);
+  const r = await api('/v1/search/rules', { method: 'PUT', body: JSON.stringify({ text: $('rules-text').value, actor }) });
+  const counts = `${r.rules.pin.length} pins, ${r.rules.boost.length} boosts${r.rules.diversity ? ', diversity' : ''}`;
+  $('rules-status').textContent = `Applied at ${new Date().toLocaleTimeString()}: ${counts}, out of stock: ${r.rules.out_of_stock}.`;
+}
+
 // ---- copy review ------------------------------------------------------------------------------
 
 function copyText(copy) {
@@ -247,6 +270,7 @@ async function loadStore() {
 
 // ---- wiring -----------------------------------------------------------------------------------
 
+loaders.rules = loadRules;
 loaders.review = loadReview;
 loaders.recommend = loadModels;
 loaders.store = loadStore;
@@ -256,6 +280,7 @@ document.addEventListener('DOMContentLoaded', () => {
   $('search-form').addEventListener('submit', guarded(runSearch));
   $('search-q').addEventListener('input', suggestSoon);
   $('review-form').addEventListener('submit', guarded(loadReview));
+  $('rules-form').addEventListener('submit', guarded(saveRules));
   $('rec-form').addEventListener('submit', guarded(previewRecommendations));
   $('reviewer').value = localStorage.getItem('vitrine.reviewer') || '';
 });

@@ -8,6 +8,7 @@ mod models;
 mod products;
 mod recommend;
 mod search;
+mod search_rules;
 mod users;
 
 use crate::{openapi::ApiDoc, ApiError, AppState};
@@ -40,6 +41,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(models::chat_completions))
         .routes(routes!(search::search_get, search::search_post))
         .routes(routes!(search::suggest))
+        .routes(routes!(search_rules::get_rules, search_rules::put_rules))
         .routes(routes!(recommend::list_models))
         .routes(routes!(recommend::promote))
         .routes(routes!(recommend::rollback))

@@ -25,6 +25,15 @@ impl Drop for Server {
 }
 
 pub async fn start(config: ServerConfig) -> Server {
+    start_with_search(config, |_| vitrine_search::SearchConfig::default()).await
+}
+
+/// [`start`] with the search configuration `search` makes from the server's temporary directory
+/// (to place a rules or synonyms file there).
+pub async fn start_with_search(
+    config: ServerConfig,
+    search: impl FnOnce(&std::path::Path) -> vitrine_search::SearchConfig,
+) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("api.db"), StoreOptions::default())
         .await
@@ -33,7 +42,7 @@ pub async fn start(config: ServerConfig) -> Server {
     let store = sqlite.clone() as Arc<dyn Store>;
     let engine = Arc::new(
         vitrine_search::SearchEngine::open(
-            vitrine_search::SearchConfig::default(),
+            search(dir.path()),
             Some(&dir.path().join("search")),
             None,
         )
