@@ -26,6 +26,7 @@ pub mod eval;
 pub mod eval_qu;
 pub mod filters;
 pub mod fusion;
+pub mod highlight;
 pub mod lambdamart;
 pub mod lexical;
 pub mod list_context;

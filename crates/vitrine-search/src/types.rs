@@ -56,6 +56,8 @@ pub struct SearchRequest {
     pub facets: Vec<String>,
     /// Include score breakdowns.
     pub explain: bool,
+    /// Give each hit its title with the searched words marked (`highlighted_title`).
+    pub highlight: bool,
     /// Retrievers to use.
     pub retrieval: Retrieval,
     /// Personalisation, when the shopper is known.
@@ -125,6 +127,10 @@ pub struct SearchHit {
     /// Why it is here (`explain=true`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub explain: Option<HitExplain>,
+    /// The title as HTML, escaped, with the words that match the search in `<mark>`
+    /// (`highlight=true`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub highlighted_title: Option<String>,
 }
 
 /// A facet value and how many matched products carry it.

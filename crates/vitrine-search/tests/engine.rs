@@ -146,6 +146,27 @@ async fn typos_synonyms_and_hostile_queries() {
     );
     assert_eq!(typo.parsed.corrections.len(), 1);
     assert_eq!(typo.parsed.corrections[0].from, "shrit");
+    // Highlighting marks what was searched, after the correction and by stem; it is asked for, and
+    // cached apart from the plain answer.
+    let marked = SearchRequest {
+        highlight: true,
+        ..req("linen shrit")
+    };
+    let (m, _) = engine.search(&marked).await.unwrap();
+    let title = m.hits[0].highlighted_title.as_deref().expect("highlighted");
+    assert!(
+        title.contains("<mark>Linen</mark> <mark>Shirt</mark>"),
+        "{title}"
+    );
+    let (plain, _) = engine.search(&req("linen shrit")).await.unwrap();
+    assert!(plain.hits.iter().all(|h| h.highlighted_title.is_none()));
+    let plural = SearchRequest {
+        highlight: true,
+        ..req("linen shirts")
+    };
+    let (p, _) = engine.search(&plural).await.unwrap();
+    let title = p.hits[0].highlighted_title.as_deref().expect("highlighted");
+    assert!(title.ends_with("<mark>Shirt</mark>"), "by stem: {title}");
     // Autocomplete forgives the same typo, from the titles' shared phrase.
     let completed = engine.suggest("linen shrit", 5);
     assert_eq!(completed[0].text, "linen shirt", "{completed:?}");

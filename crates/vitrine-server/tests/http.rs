@@ -379,6 +379,17 @@ async fn search_follows_catalog_writes_and_logs_impressions() {
     .await;
     assert_eq!(v["suggestions"][0]["text"], "trail boot", "{v}");
     assert_eq!(v["suggestions"][0]["source"], "title");
+    // Highlighting marks the searched words by stem ("boots" marks "boot").
+    let (_, v) = s
+        .get("/v1/search?q=trail+boots&highlight=true&limit=1")
+        .await;
+    let title = v["hits"][0]["highlighted_title"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        title.starts_with("<mark>Trail</mark> <mark>boot</mark>"),
+        "{v}"
+    );
     let (_, metrics) = s.get("/metrics").await;
     assert!(metrics
         .as_str()

@@ -422,7 +422,7 @@ impl SearchEngine {
 
     fn cache_key(&self, r: &SearchRequest) -> String {
         format!(
-            "{}|{}|{:?}|{:?}|{}|{:?}|{:?}|{}|{}|{:?}|{}|{}",
+            "{}|{}|{:?}|{:?}|{}|{:?}|{:?}|{}|{}|{:?}|{}|{}|{}",
             self.generation(),
             r.raw,
             r.retrieval,
@@ -434,6 +434,7 @@ impl SearchEngine {
             r.limit,
             r.facets,
             r.explain,
+            r.highlight,
             r.affinity
                 .as_ref()
                 .map(Affinity::segment)
@@ -605,7 +606,15 @@ impl SearchEngine {
             })
             .collect();
         self.apply_pins(&mut hits, &rules, &query_norm, &filters, r.explain);
-        let page: Vec<SearchHit> = hits.into_iter().skip(r.offset).take(limit).collect();
+        let mut page: Vec<SearchHit> = hits.into_iter().skip(r.offset).take(limit).collect();
+        if r.highlight {
+            let searched = std::iter::once(parsed.text.as_str())
+                .chain(parsed.attributes.iter().map(|a| a.matched.as_str()));
+            let marker = crate::highlight::Highlighter::new(searched);
+            for hit in &mut page {
+                hit.highlighted_title = Some(marker.mark(&hit.title));
+            }
+        }
         Ok(SearchResponse {
             parsed,
             sort,
@@ -628,6 +637,7 @@ impl SearchEngine {
             in_stock: d.available,
             score,
             explain,
+            highlighted_title: None,
         }
     }
 

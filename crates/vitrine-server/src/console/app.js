@@ -113,14 +113,29 @@ function contributions(explain) {
   return parts;
 }
 
+const unescapeHtml = (t) => t.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
+
+/** The server's highlighted title (escaped text and <mark> tags only) as nodes, never parsed as HTML. */
+function markedTitle(hit) {
+  if (!hit.highlighted_title) return [hit.title];
+  let marked = false;
+  const nodes = [];
+  for (const part of hit.highlighted_title.split(/(<mark>|<\/mark>)/)) {
+    if (part === '<mark>') marked = true;
+    else if (part === '</mark>') marked = false;
+    else if (part) nodes.push(marked ? el('mark', null, unescapeHtml(part)) : unescapeHtml(part));
+  }
+  return nodes;
+}
+
 async function runSearch() {
-  const params = new URLSearchParams({ q: $('search-q').value, explain: 'true', limit: $('search-limit').value || '20' });
+  const params = new URLSearchParams({ q: $('search-q').value, explain: 'true', highlight: 'true', limit: $('search-limit').value || '20' });
   const user = $('search-user').value.trim();
   if (user) params.set('user_id', user);
   const a = await api(`/v1/search?${params}`);
   const rows = a.hits.map((h, i) => el('tr', null,
     el('td', { class: 'num' }, i + 1),
-    el('td', null, el('div', null, h.title), el('div', { class: 'muted' }, `${h.id} · ${h.brand || ''}`)),
+    el('td', null, el('div', null, markedTitle(h)), el('div', { class: 'muted' }, `${h.id} · ${h.brand || ''}`)),
     el('td', { class: 'num' }, `${fmt(h.price, 2)} ${h.currency || ''}`),
     el('td', null, h.in_stock ? 'yes' : 'no'),
     el('td', { class: 'num' }, fmt(h.score)),

@@ -74,6 +74,9 @@ pub(crate) struct SearchBody {
     /// Score breakdown per result.
     #[serde(default)]
     explain: bool,
+    /// Each result's title as escaped HTML with the searched words in `<mark>`.
+    #[serde(default)]
+    highlight: bool,
     /// Device, channel, region.
     context: Option<EventContext>,
 }
@@ -125,6 +128,8 @@ pub(crate) struct SearchParams {
     session_id: Option<String>,
     /// Score breakdown.
     explain: Option<bool>,
+    /// Titles with the searched words marked (`highlighted_title`).
+    highlight: Option<bool>,
 }
 
 fn engine(state: &AppState) -> Result<&Arc<SearchEngine>, ApiError> {
@@ -153,6 +158,7 @@ fn body_from_params(params: Vec<(String, String)>) -> Result<SearchBody, ApiErro
             "user_id" => b.user_id = Some(v),
             "session_id" => b.session_id = Some(v),
             "explain" => b.explain = parse_param(&k, &v)?,
+            "highlight" => b.highlight = parse_param(&k, &v)?,
             _ => match k.strip_prefix("attr.") {
                 Some(name) if !name.is_empty() => {
                     b.filters.attributes.entry(name.to_string()).or_default().push(v)
@@ -160,7 +166,7 @@ fn body_from_params(params: Vec<(String, String)>) -> Result<SearchBody, ApiErro
                 _ => {
                     return Err(ApiError::bad_request(format!(
                         "unknown parameter {k:?}; known: q, sort, offset, limit, facets, price_min, price_max, \
-                         in_stock, category, brand, user_id, session_id, explain, attr.<name>"
+                         in_stock, category, brand, user_id, session_id, explain, highlight, attr.<name>"
                     )))
                 }
             },
@@ -275,6 +281,7 @@ fn to_request(
         limit,
         facets: b.facets.clone(),
         explain: b.explain,
+        highlight: b.highlight,
         ..Default::default()
     })
 }
@@ -504,6 +511,7 @@ mod tests {
                 in_stock: true,
                 score: 0.25,
                 explain: None,
+                highlighted_title: None,
             }],
             facets: BTreeMap::from([(
                 "colour".to_string(),
