@@ -73,15 +73,7 @@ async fn the_console_is_served_with_a_strict_content_policy() {
 #[tokio::test]
 async fn every_api_call_of_the_console_is_a_documented_route() {
     let s = start(ServerConfig::default()).await;
-    let script = s
-        .client
-        .get(format!("{}/console/app.js", s.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let script = s.text("/console/app.js").await;
     let (_, spec) = s.get("/openapi.json").await;
     let documented: Vec<&String> = spec["paths"].as_object().unwrap().keys().collect();
     let called = api_paths(&script);

@@ -138,6 +138,17 @@ impl Server {
             serde_json::from_str(&text).unwrap_or(Value::String(text)),
         )
     }
+    /// The body of `GET path` as text, whatever its type.
+    pub async fn text(&self, path: &str) -> String {
+        let resp = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        resp.text().await.unwrap()
+    }
+
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
         let (s, _, v) = self.send(reqwest::Method::GET, path, None).await;
         (s, v)
