@@ -46,6 +46,7 @@ pub async fn catch_up_text(
     progress: &(dyn Fn(i64, i64) + Sync),
 ) -> Result<usize, SearchError> {
     let mut applied = 0;
+    let mut words_changed = false;
     let latest = store.latest_product_change().await.map_err(store_err)?;
     loop {
         let from = engine.lexical().watermark();
@@ -57,11 +58,12 @@ pub async fn catch_up_text(
             break;
         };
         let products: Vec<_> = changes.into_iter().map(|c| c.product).collect();
-        engine.apply_text(&products, last)?;
+        words_changed |= engine.apply_text(&products, last)?;
         applied += products.len();
         progress(last, latest);
     }
-    if applied > 0 {
+    // Price and stock changes leave the words alone: no rebuild for them.
+    if words_changed {
         engine.rebuild_vocabulary();
     }
     Ok(applied)

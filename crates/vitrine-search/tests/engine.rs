@@ -422,3 +422,34 @@ async fn equal_scores_keep_one_order_whatever_the_indexing_order() {
     assert_eq!(a.len(), 5);
     assert_eq!(a, b);
 }
+
+/// The usual stream of catalog changes is prices and stock. They leave the catalog's words alone, so
+/// they must not pay for rebuilding the vocabulary, the speller and the title terms (hundreds of
+/// milliseconds on a large catalog); a new title, a new product or an archived one must.
+#[tokio::test]
+async fn only_changes_to_the_catalog_words_rebuild_them() {
+    use std::sync::atomic::Ordering;
+    let (engine, products) = engine_with(30, SearchConfig::default());
+    let builds = || engine.stats.vocabulary_builds.load(Ordering::Relaxed);
+    let before = builds();
+    let mut cheaper = products[3].clone();
+    cheaper.price /= rust_decimal::Decimal::from(2);
+    cheaper.inventory.quantity = 0;
+    assert!(!engine.apply_text(&[cheaper], 2).unwrap());
+    assert_eq!(builds(), before, "price and stock only");
+    let renamed: Vec<Product> = [4, 6]
+        .iter()
+        .map(|&i| {
+            let mut p = products[i].clone();
+            p.title = format!("Zebra Print {}", p.title);
+            p
+        })
+        .collect();
+    assert!(engine.apply_text(&renamed, 3).unwrap());
+    let mut archived = products[5].clone();
+    archived.status = vitrine_core::ProductStatus::Archived;
+    assert!(engine.apply_text(&[archived], 4).unwrap());
+    engine.rebuild_vocabulary();
+    assert!(builds() > before);
+    assert_eq!(engine.suggest("zeb", 3)[0].text, "zebra");
+}

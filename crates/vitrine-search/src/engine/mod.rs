@@ -7,6 +7,7 @@ mod facets;
 mod learned;
 mod pins;
 mod semantic;
+mod vocabulary;
 
 use crate::cache::ResultCache;
 use crate::doc::{embedding_text, SearchDoc};
@@ -46,6 +47,8 @@ pub struct SearchStats {
     pub cache_misses: AtomicU64,
     /// Searches that fell back to lexical-only retrieval.
     pub semantic_fallbacks: AtomicU64,
+    /// Rebuilds of the catalog's words (vocabulary, speller, title terms).
+    pub vocabulary_builds: AtomicU64,
 }
 
 /// A candidate on its way to the page: relevance plus what rules and personalisation made of it.
@@ -235,22 +238,9 @@ impl SearchEngine {
         self.docs.read().map(|d| d.len()).unwrap_or(0)
     }
 
-    /// Puts products into the doc table only (start-up load; the indexes are persistent).
-    pub fn load_docs(&self, products: &[Product]) {
-        if let Ok(mut docs) = self.docs.write() {
-            for p in products {
-                let d = SearchDoc::from_product(p);
-                if d.active {
-                    docs.insert(d.key, Arc::new(d));
-                } else {
-                    docs.remove(&d.key);
-                }
-            }
-        }
-    }
-
     /// Applies catalog changes to the doc table and the text index, durably, recording `watermark`.
-    pub fn apply_text(&self, products: &[Product], watermark: i64) -> Result<(), SearchError> {
+    /// Returns whether any change touched the catalog's words (see [`Self::load_docs`]).
+    pub fn apply_text(&self, products: &[Product], watermark: i64) -> Result<bool, SearchError> {
         let built: Vec<(SearchDoc, String)> = products
             .iter()
             .map(|p| (SearchDoc::from_product(p), attributes_text(p)))
@@ -266,19 +256,19 @@ impl SearchEngine {
             .collect();
         // Doc table and vocabulary first: once the text index shows a product, everything a search needs
         // to understand and return it is in place.
-        self.load_docs(products);
+        let words_changed = self.load_docs(products);
         let due = self
             .vocab_built
             .lock()
             .map(|t| t.is_none_or(|at| at.elapsed() >= VOCABULARY_REBUILD_EVERY))
             .unwrap_or(true);
-        if due {
+        if words_changed && due {
             self.rebuild_vocabulary();
         }
         self.lexical.upsert(&lex)?;
         self.lexical.commit(watermark)?;
         self.invalidate();
-        Ok(())
+        Ok(words_changed)
     }
 
     /// Embeds products whose searchable text changed and updates the vector index; archived products are
@@ -324,35 +314,6 @@ impl SearchEngine {
             self.invalidate();
         }
         Ok(embedded)
-    }
-
-    /// Recomputes the vocabulary from the doc table (after a batch of changes).
-    pub fn rebuild_vocabulary(&self) {
-        if let Ok(mut t) = self.vocab_built.lock() {
-            *t = Some(std::time::Instant::now());
-        }
-        let (vocab, speller, title_terms) = match self.docs.read() {
-            Ok(docs) => (
-                Vocabulary::build(docs.values().map(|d| d.as_ref())),
-                self.config.spelling.then(|| {
-                    Speller::build(
-                        docs.values().map(|d| d.as_ref()),
-                        self.language_words.clone(),
-                    )
-                }),
-                TitleTerms::build(docs.values().map(|d| d.as_ref())),
-            ),
-            Err(_) => return,
-        };
-        if let Ok(mut t) = self.title_terms.write() {
-            *t = Arc::new(title_terms);
-        }
-        if let Ok(mut v) = self.vocab.write() {
-            *v = Arc::new(vocab);
-        }
-        if let (Some(speller), Ok(mut s)) = (speller, self.speller.write()) {
-            *s = Arc::new(speller);
-        }
     }
 
     /// Replaces the rules (reloaded file); cached answers are dropped.
@@ -766,36 +727,5 @@ impl SearchEngine {
             }
         }
         Ok((fused, total, facet_keys))
-    }
-
-    /// Counts a query for autocomplete popularity.
-    pub fn record_query(&self, query: &str) {
-        let q = normalize::phrase(query);
-        if q.is_empty() || q.len() > 100 {
-            return;
-        }
-        if let Ok(mut p) = self.popular.write() {
-            if p.len() < 100_000 || p.contains_key(&q) {
-                *p.entry(q).or_default() += 1;
-            }
-        }
-    }
-
-    /// Autocomplete: popular queries, catalog values and title terms starting with what was typed.
-    /// When nothing completes it, the same with misspelled whole words corrected as a search
-    /// would ("hedphones" completes "headphones").
-    pub fn suggest(&self, prefix: &str, limit: usize) -> Vec<crate::suggest::Suggestion> {
-        let vocab = read(&self.vocab);
-        let titles = read(&self.title_terms);
-        let popular = self.popular.read().unwrap_or_else(|p| p.into_inner());
-        let found = crate::suggest::suggest(prefix, limit, &popular, &vocab, &titles);
-        if !found.is_empty() || !self.config.spelling {
-            return found;
-        }
-        let (corrected, corrections) = read(&self.speller).correct(&normalize::phrase(prefix));
-        if corrections.is_empty() {
-            return found;
-        }
-        crate::suggest::suggest(&corrected, limit, &popular, &vocab, &titles)
     }
 }

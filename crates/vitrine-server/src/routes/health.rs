@@ -41,7 +41,7 @@ fn search_metrics(engine: &vitrine_search::SearchEngine) -> String {
         0.0
     };
     let vectors = engine.vectors();
-    let rows: [(&str, &str, &str, f64); 9] = [
+    let rows: [(&str, &str, &str, f64); 10] = [
         (
             "vitrine_search_requests_total",
             "counter",
@@ -71,6 +71,12 @@ fn search_metrics(engine: &vitrine_search::SearchEngine) -> String {
             "counter",
             "Searches answered lexically because semantic retrieval was unavailable",
             s.semantic_fallbacks.load(Relaxed) as f64,
+        ),
+        (
+            "vitrine_search_vocabulary_builds_total",
+            "counter",
+            "Rebuilds of the catalog's words (attribute vocabulary, speller, autocomplete title terms)",
+            s.vocabulary_builds.load(Relaxed) as f64,
         ),
         (
             "vitrine_search_documents",
