@@ -73,6 +73,9 @@ pub enum BenchWhat {
         /// Working directory; kept and reused when given (the index build is the slow part).
         #[arg(long)]
         workdir: Option<PathBuf>,
+        /// Serve with this `vitrine` binary instead of this one (to compare two builds in one run).
+        #[arg(long)]
+        server_exe: Option<PathBuf>,
     },
     /// Recommendations over HTTP (for_you, similar) on 100k products and 1M shoppers' histories, and training time.
     Recommend(crate::bench_recommend::RecommendBench),
@@ -131,7 +134,17 @@ pub async fn run(what: BenchWhat, config: &Config) -> anyhow::Result<()> {
             queries,
             rates,
             workdir,
-        } => return crate::bench_search::run(products, clients, queries, &rates, workdir).await,
+            server_exe,
+        } => {
+            let setup = crate::bench_search::Setup {
+                products,
+                clients,
+                uncached: queries,
+                workdir,
+                server_exe,
+            };
+            return crate::bench_search::run(setup, &rates).await;
+        }
         BenchWhat::Recommend(b) => return crate::bench_recommend::run(b).await,
         BenchWhat::Vectors {
             dataset,

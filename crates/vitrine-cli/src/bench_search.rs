@@ -110,18 +110,37 @@ async fn load(
     load_with(base, queries, requests, clients, pace, search_url).await
 }
 
+/// What the benchmark runs on.
+pub struct Setup {
+    /// Products in the demo catalog.
+    pub products: usize,
+    /// Concurrent HTTP clients.
+    pub clients: usize,
+    /// Distinct (uncached) queries per run.
+    pub uncached: usize,
+    /// Kept working directory (catalog and indexes reused).
+    pub workdir: Option<PathBuf>,
+    /// Another `vitrine` binary to serve with (A/B of two builds on the same indexes).
+    pub server_exe: Option<PathBuf>,
+}
+
+/// Price updates sent one after another during the churn run.
+const PRICE_UPDATES: usize = 200;
+
 /// Runs the benchmark.
-pub async fn run(
-    products: usize,
-    clients: usize,
-    uncached: usize,
-    rates: &[f64],
-    workdir: Option<PathBuf>,
-) -> anyhow::Result<()> {
+pub async fn run(setup: Setup, rates: &[f64]) -> anyhow::Result<()> {
+    let Setup {
+        products,
+        clients,
+        uncached,
+        workdir,
+        server_exe,
+    } = setup;
     let tmp = tempfile::tempdir()?;
     let dir = workdir.unwrap_or_else(|| tmp.path().to_path_buf());
     std::fs::create_dir_all(&dir)?;
     let exe = std::env::current_exe()?;
+    let server = server_exe.unwrap_or_else(|| exe.clone());
     let db = dir.join(format!("search-{products}.db"));
     println!(
         "vitrine bench search — {products} products, {clients} clients, workdir {}",
@@ -139,7 +158,7 @@ pub async fn run(
     } else {
         println!("(reusing the catalog and indexes in {})", db.display());
     }
-    let (mut child, base) = spawn_server(&exe, &db, &[("VITRINE_MODELS__GENERATION", "off")])?;
+    let (mut child, base) = spawn_server(&server, &db, &[("VITRINE_MODELS__GENERATION", "off")])?;
     // Wait until search answers (doc table loaded).
     let client = reqwest::Client::new();
     for _ in 0..600 {
@@ -204,6 +223,27 @@ pub async fn run(
         Pace::Closed.to_string(),
         prefixes.len().min(10_000),
         server_cpu(before, cpu_seconds(pid), s.n)
+    );
+    // Catalog churn: price updates, the most common write, one after another (each wakes the
+    // index followers). The server's CPU per update is what keeping search current costs.
+    let before = cpu_seconds(pid);
+    let started = std::time::Instant::now();
+    for i in 0..PRICE_UPDATES {
+        let sku = format!("SKU-{:07}", (i * 7_919) % products);
+        let price = format!("{}.{:02}", 10 + i % 90, i % 100);
+        let resp = client
+            .patch(format!("{base}/v1/products/{sku}"))
+            .json(&serde_json::json!({ "price": price }))
+            .send()
+            .await?;
+        anyhow::ensure!(resp.status().is_success(), "PATCH {sku}: {}", resp.status());
+    }
+    // Let the followers finish the last catch-up before reading the CPU counter.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    println!(
+        "price updates  : {PRICE_UPDATES} PATCHes one after another in {:.1} s{} (the index followers included)",
+        started.elapsed().as_secs_f64(),
+        server_cpu(before, cpu_seconds(pid), PRICE_UPDATES)
     );
     println!("server peak RSS: {} MiB", peak_rss_kib(child.id()) / 1024);
     // SAFETY: plain signal to our own child.
