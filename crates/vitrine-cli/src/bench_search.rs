@@ -124,8 +124,8 @@ pub struct Setup {
     pub server_exe: Option<PathBuf>,
 }
 
-/// Price updates sent one after another during the churn run.
-const PRICE_UPDATES: usize = 200;
+/// Stock updates sent one after another during the churn run.
+const STOCK_UPDATES: usize = 200;
 
 /// Runs the benchmark.
 pub async fn run(setup: Setup, rates: &[f64]) -> anyhow::Result<()> {
@@ -224,16 +224,15 @@ pub async fn run(setup: Setup, rates: &[f64]) -> anyhow::Result<()> {
         prefixes.len().min(10_000),
         server_cpu(before, cpu_seconds(pid), s.n)
     );
-    // Catalog churn: price updates, the most common write, one after another (each wakes the
+    // Catalog churn: stock updates, the most common write, one after another (each wakes the
     // index followers). The server's CPU per update is what keeping search current costs.
     let before = cpu_seconds(pid);
     let started = std::time::Instant::now();
-    for i in 0..PRICE_UPDATES {
+    for i in 0..STOCK_UPDATES {
         let sku = format!("SKU-{:07}", (i * 7_919) % products);
-        let price = format!("{}.{:02}", 10 + i % 90, i % 100);
         let resp = client
             .patch(format!("{base}/v1/products/{sku}"))
-            .json(&serde_json::json!({ "price": price }))
+            .json(&serde_json::json!({ "quantity": 1 + i % 50 }))
             .send()
             .await?;
         anyhow::ensure!(resp.status().is_success(), "PATCH {sku}: {}", resp.status());
@@ -241,9 +240,9 @@ pub async fn run(setup: Setup, rates: &[f64]) -> anyhow::Result<()> {
     // Let the followers finish the last catch-up before reading the CPU counter.
     tokio::time::sleep(Duration::from_secs(2)).await;
     println!(
-        "price updates  : {PRICE_UPDATES} PATCHes one after another in {:.1} s{} (the index followers included)",
+        "stock updates  : {STOCK_UPDATES} PATCHes one after another in {:.1} s{} (the index followers included)",
         started.elapsed().as_secs_f64(),
-        server_cpu(before, cpu_seconds(pid), PRICE_UPDATES)
+        server_cpu(before, cpu_seconds(pid), STOCK_UPDATES)
     );
     println!("server peak RSS: {} MiB", peak_rss_kib(child.id()) / 1024);
     // SAFETY: plain signal to our own child.
