@@ -158,7 +158,9 @@ pub async fn run(setup: Setup, rates: &[f64]) -> anyhow::Result<()> {
     } else {
         println!("(reusing the catalog and indexes in {})", db.display());
     }
-    let (mut child, base) = spawn_server(&server, &db, &[("VITRINE_MODELS__GENERATION", "off")])?;
+    let (child, base) = spawn_server(&server, &db, &[("VITRINE_MODELS__GENERATION", "off")])?;
+    // Stopped however the benchmark ends: a server left running would hold the index lock.
+    let child = StopOnDrop(child);
     // Wait until search answers (doc table loaded).
     let client = reqwest::Client::new();
     for _ in 0..600 {
@@ -180,7 +182,7 @@ pub async fn run(setup: Setup, rates: &[f64]) -> anyhow::Result<()> {
     let per_run = (queries.len() - 100) / runs;
     let fresh =
         |run: usize| Arc::new(queries[100 + run * per_run..100 + (run + 1) * per_run].to_vec());
-    let pid = child.id();
+    let pid = child.0.id();
     let paces = std::iter::once(Pace::Closed).chain(rates.iter().map(|&r| Pace::Rate(r)));
     for (run, pace) in paces.enumerate() {
         let before = cpu_seconds(pid);
@@ -244,11 +246,19 @@ pub async fn run(setup: Setup, rates: &[f64]) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64(),
         server_cpu(before, cpu_seconds(pid), STOCK_UPDATES)
     );
-    println!("server peak RSS: {} MiB", peak_rss_kib(child.id()) / 1024);
-    // SAFETY: plain signal to our own child.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
-    let _ = child.wait();
+    println!("server peak RSS: {} MiB", peak_rss_kib(pid) / 1024);
     Ok(())
+}
+
+/// The benchmarked server, stopped (SIGTERM, then waited for) when dropped.
+struct StopOnDrop(std::process::Child);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        // SAFETY: plain signal to our own child.
+        unsafe {
+            libc::kill(self.0.id() as i32, libc::SIGTERM);
+        }
+        let _ = self.0.wait();
+    }
 }
