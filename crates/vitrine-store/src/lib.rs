@@ -16,6 +16,7 @@
 pub mod content;
 mod error;
 pub mod recommend;
+pub mod search_rules;
 pub mod sqlite;
 mod types;
 
@@ -27,6 +28,7 @@ pub use error::StoreError;
 pub use recommend::{
     ActiveModel, ModelVersion, RecImpression, RecStore, RewardEntry, RewardTotals,
 };
+pub use search_rules::{NewRulesVersion, RulesHistory, RulesRecorded, RulesVersion};
 pub use sqlite::{SqliteStore, StoreOptions};
 pub use types::*;
 

@@ -9,6 +9,7 @@ mod events;
 mod products;
 mod recommend;
 mod rows;
+mod search_rules;
 
 use crate::{
     AppendOutcome, ErasureReport, PatchOutcome, PricePoint, ProductChange, ProductHistory,
