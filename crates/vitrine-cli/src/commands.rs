@@ -173,6 +173,7 @@ async fn serve(
         store.clone() as Arc<dyn Store>,
         backends.embedder.as_ref().ok().cloned(),
         catalog_changed.clone(),
+        Some(store.clone() as Arc<dyn vitrine_store::RulesHistory>),
     )
     .await;
     let recommend = crate::recommend::start(
@@ -204,6 +205,7 @@ async fn serve(
         search,
         recommend,
         rec_store: Some(store.clone() as Arc<dyn vitrine_store::RecStore>),
+        rules_history: Some(store.clone() as Arc<dyn vitrine_store::RulesHistory>),
         training: Default::default(),
         catalog_changed,
         models: vitrine_server::ModelServices {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use vitrine_models::Embedder;
 use vitrine_search::{index_dir, sync, SearchEngine};
-use vitrine_store::Store;
+use vitrine_store::{RulesHistory, Store};
 
 /// Opens the indexes, loads the doc table, applies pending text changes (so the first answer is
 /// consistent with the store), then follows the change feed in the background. Failures become the
@@ -16,6 +16,7 @@ pub async fn start(
     store: Arc<dyn Store>,
     embedder: Option<Arc<dyn Embedder>>,
     changed: Arc<tokio::sync::Notify>,
+    rules_history: Option<Arc<dyn RulesHistory>>,
 ) -> Result<Arc<SearchEngine>, String> {
     if !config.search.enabled {
         return Err("search is disabled ([search] enabled = false)".into());
@@ -50,7 +51,15 @@ pub async fn start(
     }
     tracing::info!(products = loaded, applied, dir = %dir.display(), "search ready (vectors follow in the background)");
     sync::spawn_followers(engine.clone(), store, changed, Duration::from_secs(1));
-    vitrine_search::reload::spawn_watcher(engine.clone(), Duration::from_secs(2));
+    // The history starts with the file as found, so the first edit has something to roll back to.
+    if let (Some(history), Some(path)) = (&rules_history, &config.search.rules) {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            if vitrine_search::rules::Rules::parse(&text).is_ok() {
+                vitrine_search::reload::record_file_rules(history.as_ref(), &text, "startup").await;
+            }
+        }
+    }
+    vitrine_search::reload::spawn_watcher(engine.clone(), Duration::from_secs(2), rules_history);
     Ok(engine)
 }
 

@@ -108,6 +108,9 @@ pub struct AppState {
     pub recommend: Result<Arc<vitrine_recommend::RecommendEngine>, String>,
     /// Impressions, rewards and the model registry.
     pub rec_store: Option<Arc<dyn vitrine_store::RecStore>>,
+    /// Every version of the search rules put in force (`None`: edits are applied but not versioned, and
+    /// the history routes answer 503).
+    pub rules_history: Option<Arc<dyn vitrine_store::RulesHistory>>,
     /// True while a training run started over HTTP is in progress.
     pub training: Arc<tokio::sync::Mutex<bool>>,
     /// Governed copy, when enabled (`Err`: the routes answer 503 with the reason). Behind an `Arc`

@@ -103,3 +103,141 @@ async fn without_a_rules_file_the_rules_are_read_only() {
         "{v}"
     );
 }
+
+async fn history(s: &common::Server) -> Vec<Value> {
+    let (st, v) = s.get("/v1/search/rules/history").await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    v["versions"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn every_edit_is_a_version_a_stale_edit_is_refused_and_any_version_can_be_restored() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rules.toml");
+    std::fs::write(&file, "").unwrap();
+    let rules_path = file.clone();
+    let s = start_with_search(ServerConfig::default(), move |_| {
+        vitrine_search::SearchConfig {
+            rules: Some(rules_path),
+            ..Default::default()
+        }
+    })
+    .await;
+    assert!(history(&s).await.is_empty());
+    let (_, v) = s.get("/v1/search/rules").await;
+    assert_eq!(v["version"], Value::Null);
+
+    let hide = "out_of_stock = \"hide\"\n";
+    let (st, v) = put(
+        &s,
+        json!({"text": hide, "actor": "maria", "note": "sold-out clutter"}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["version"], 1);
+    let ignore = "out_of_stock = \"ignore\"\n";
+    let (st, v) = put(
+        &s,
+        json!({"text": ignore, "actor": "li", "base_version": 1}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["version"], 2);
+
+    // Maria edits the text she loaded at version 1; Li's version 2 is not silently overwritten.
+    let stale = "out_of_stock = \"demote\"\n";
+    let (st, v) = put(
+        &s,
+        json!({"text": stale, "actor": "maria", "base_version": 1}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{v}");
+    let why = v["detail"].as_str().unwrap();
+    assert!(why.contains("version 2 by li"), "{v}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), ignore);
+    let (_, v) = s.get("/v1/search/rules").await;
+    assert_eq!(v["rules"]["out_of_stock"], "ignore");
+    assert_eq!(v["version"], 2);
+
+    // Re-sending the text in force records nothing new.
+    let (st, v) = put(&s, json!({"text": ignore, "actor": "li"})).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["version"], 2);
+
+    let h = history(&s).await;
+    let summary: Vec<(i64, &str, &str)> = h
+        .iter()
+        .map(|v| {
+            (
+                v["version"].as_i64().unwrap(),
+                v["actor"].as_str().unwrap(),
+                v["text"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(summary, vec![(2, "li", ignore), (1, "maria", hide)]);
+    assert_eq!(h[1]["note"], "sold-out clutter");
+    assert_eq!(h[1]["source"], "api");
+
+    // Restore version 1: its text is written, applied and recorded as version 3.
+    let rollback = |body: Value| {
+        let s = &s;
+        async move {
+            let (st, _, v) = s
+                .send(
+                    Method::POST,
+                    "/v1/search/rules/rollback",
+                    Some(body.to_string().into_bytes()),
+                )
+                .await;
+            (st, v)
+        }
+    };
+    let (st, v) = rollback(json!({"version": 1, "actor": "ana"})).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["version"], 3);
+    assert_eq!(v["rules"]["out_of_stock"], "hide");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), hide);
+    let (st, v) = s.get("/v1/search/rules/history/3").await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(v["source"], "rollback");
+    assert_eq!(v["note"], "rolled back to version 1");
+    assert_eq!(v["actor"], "ana");
+
+    // Bad requests name what is wrong.
+    let (st, v) = rollback(json!({"version": 9, "actor": "ana"})).await;
+    assert_eq!(st, StatusCode::NOT_FOUND, "{v}");
+    let (st, v) = rollback(json!({"version": 1, "actor": ""})).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["detail"].as_str().unwrap().contains("actor"), "{v}");
+    let (st, v) = rollback(json!({"version": "one", "actor": "ana"})).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["detail"].as_str().unwrap().contains("version"), "{v}");
+    let (st, v) = s.get("/v1/search/rules/history/abc").await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+    let (st, _) = s.get("/v1/search/rules/history?limit=x").await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+
+    // An edit made on the server's disk applies and enters the history as `file`.
+    let on_disk = "out_of_stock = \"demote\"\nmargin_weight = 0.2\n";
+    std::fs::write(&file, on_disk).unwrap();
+    let mut newest = Value::Null;
+    for _ in 0..200 {
+        newest = history(&s).await[0].clone();
+        if newest["version"] == 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(newest["version"], 4, "{newest}");
+    assert_eq!(newest["actor"], "file");
+    assert_eq!(newest["source"], "file");
+    assert_eq!(newest["text"], on_disk);
+    let (_, v) = s.get("/v1/search/rules").await;
+    assert_eq!(v["rules"]["out_of_stock"], "demote");
+
+    // Paging: older than version 3, one at a time.
+    let (_, v) = s.get("/v1/search/rules/history?before=3&limit=1").await;
+    assert_eq!(v["versions"].as_array().unwrap().len(), 1);
+    assert_eq!(v["versions"][0]["version"], 2);
+}

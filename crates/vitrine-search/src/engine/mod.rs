@@ -79,6 +79,9 @@ pub struct SearchEngine {
     language_words: Arc<rustc_hash::FxHashSet<String>>,
     synonyms: RwLock<Arc<Synonyms>>,
     rules: RwLock<Arc<Rules>>,
+    /// Held by whoever changes the rules file (an API edit, the watcher's reload) from reading or
+    /// writing it until its version is recorded, so each change is recorded once, by its author.
+    rules_file_lock: tokio::sync::Mutex<()>,
     lexical: LexicalIndex,
     vectors: Option<VectorIndex>,
     embedder: Option<Arc<dyn Embedder>>,
@@ -194,6 +197,7 @@ impl SearchEngine {
             ),
             synonyms: RwLock::new(Arc::new(synonyms)),
             rules: RwLock::new(Arc::new(rules)),
+            rules_file_lock: tokio::sync::Mutex::new(()),
             lexical,
             vectors,
             embedder,
@@ -322,6 +326,12 @@ impl SearchEngine {
             *r = Arc::new(rules);
         }
         self.invalidate();
+    }
+
+    /// The lock every change of the rules file holds (see the field); rules changes are rare, so one
+    /// lock costs nothing.
+    pub fn rules_file_lock(&self) -> &tokio::sync::Mutex<()> {
+        &self.rules_file_lock
     }
 
     /// Replaces the synonyms (reloaded file); cached answers are dropped.

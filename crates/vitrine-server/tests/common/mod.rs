@@ -55,6 +55,12 @@ pub async fn start_with_search(
         catalog_changed.clone(),
         std::time::Duration::from_millis(50),
     );
+    // As `vitrine serve` does: edits to the rules file on disk apply and enter the history.
+    vitrine_search::reload::spawn_watcher(
+        engine.clone(),
+        std::time::Duration::from_millis(50),
+        Some(sqlite.clone() as Arc<dyn vitrine_store::RulesHistory>),
+    );
     let recommend = vitrine_recommend::RecommendEngine::new(
         vitrine_recommend::RecommendConfig {
             explore_share: 0.0,
@@ -88,7 +94,8 @@ pub async fn start_with_search(
         store,
         search: Ok(engine),
         recommend: Ok(recommend),
-        rec_store: Some(sqlite as Arc<dyn RecStore>),
+        rec_store: Some(sqlite.clone() as Arc<dyn RecStore>),
+        rules_history: Some(sqlite as Arc<dyn vitrine_store::RulesHistory>),
         training: Default::default(),
         catalog_changed,
         models: vitrine_server::ModelServices::none("models are not loaded in this test"),
