@@ -160,25 +160,67 @@ function suggestSoon() {
 
 // ---- search rules -----------------------------------------------------------------------------
 
+/** The version the text box was loaded from: an edit names it, so a concurrent change is refused, not lost. */
+let rulesBase = null;
+
 async function loadRules() {
   const r = await api('/v1/search/rules');
   $('rules-where').textContent = r.editable
-    ? `Kept in ${r.path} on the server.`
+    ? `Kept in ${r.path} on the server${r.version === null ? '' : `; version ${r.version}`}.`
     : 'No rules file is configured ([search] rules = "rules.toml"), so the default rules apply and cannot be edited here.';
   $('rules-text').value = r.text;
   $('rules-text').readOnly = !r.editable;
   $('rules-save').disabled = !r.editable;
   $('rules-actor').value = localStorage.getItem('vitrine.reviewer') || '';
   $('rules-status').textContent = '';
+  rulesBase = r.version;
+  await loadRulesHistory(r.editable);
+}
+
+function rulesActor() {
+  const actor = $('rules-actor').value.trim();
+  if (!actor) throw new Error('Enter your name: every rules change is recorded with who made it.');
+  localStorage.setItem('vitrine.reviewer', actor);
+  return actor;
+}
+
+function rulesApplied(r, what) {
+  const counts = `${r.rules.pin.length} pins, ${r.rules.boost.length} boosts${r.rules.diversity ? ', diversity' : ''}`;
+  return `${what} at ${new Date().toLocaleTimeString()} as version ${r.version}: ${counts}, out of stock: ${r.rules.out_of_stock}.`;
 }
 
 async function saveRules() {
-  const actor = $('rules-actor').value.trim();
-  if (!actor) throw new Error('Enter your name: every rules change is logged with who made it.');
-  localStorage.setItem('vitrine.reviewer', actor);
-  const r = await api('/v1/search/rules', { method: 'PUT', body: JSON.stringify({ text: $('rules-text').value, actor }) });
-  const counts = `${r.rules.pin.length} pins, ${r.rules.boost.length} boosts${r.rules.diversity ? ', diversity' : ''}`;
-  $('rules-status').textContent = `Applied at ${new Date().toLocaleTimeString()}: ${counts}, out of stock: ${r.rules.out_of_stock}.`;
+  const actor = rulesActor();
+  const body = { text: $('rules-text').value, actor, note: $('rules-note').value.trim() || null };
+  if (rulesBase !== null) body.base_version = rulesBase;
+  const r = await api('/v1/search/rules', { method: 'PUT', body: JSON.stringify(body) });
+  $('rules-note').value = '';
+  await loadRules();
+  $('rules-status').textContent = rulesApplied(r, 'Applied');
+}
+
+async function rollbackRules(version) {
+  const actor = rulesActor();
+  const r = await api('/v1/search/rules/rollback', { method: 'POST', body: JSON.stringify({ version, actor }) });
+  await loadRules();
+  $('rules-status').textContent = rulesApplied(r, `Version ${version} restored`);
+}
+
+async function loadRulesHistory(editable) {
+  const h = await api('/v1/search/rules/history?limit=50');
+  if (!h.versions.length) {
+    $('rules-history').replaceChildren(el('p', { class: 'muted' }, 'No version recorded yet.'));
+    return;
+  }
+  const rows = h.versions.map((v, i) => el('tr', null,
+    el('td', { class: 'num' }, v.version),
+    el('td', null, new Date(v.created_at).toLocaleString()),
+    el('td', null, v.actor),
+    el('td', null, v.source, v.note ? ` · ${v.note}` : ''),
+    el('td', null, el('details', null, el('summary', null, 'text'), el('pre', null, v.text))),
+    el('td', null, i === 0 || !editable ? (i === 0 ? 'in force' : '') :
+      el('button', { type: 'button', onclick: guarded(() => rollbackRules(v.version)) }, 'Restore'))));
+  $('rules-history').replaceChildren(table(['version', 'when', 'who', 'how', '', ''], rows));
 }
 
 // ---- copy review ------------------------------------------------------------------------------
