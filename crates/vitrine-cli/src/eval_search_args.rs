@@ -56,6 +56,18 @@ pub struct SearchArgs {
     /// Rounds without a better held-out NDCG@10 before the listwise trees stop growing.
     #[arg(long, default_value_t = 100)]
     pub ranker_listwise_patience: usize,
+    /// Share of the training queries each listwise tree is grown on (drawn per tree, seeded).
+    #[arg(long, default_value_t = 1.0)]
+    pub ranker_listwise_query_fraction: f64,
+    /// Share of the features each listwise tree may split on (drawn per tree, seeded).
+    #[arg(long, default_value_t = 1.0)]
+    pub ranker_listwise_feature_fraction: f64,
+    /// Depth limit of the listwise trees.
+    #[arg(long, default_value_t = 6)]
+    pub ranker_listwise_depth: usize,
+    /// Fewest training candidates in a leaf of the listwise trees.
+    #[arg(long, default_value_t = 50)]
+    pub ranker_listwise_min_rows: usize,
     /// Skip the learned ranker over the installed encoder when a tuned encoder is evaluated.
     #[arg(long)]
     pub only_tuned_ranker: bool,
@@ -122,6 +134,10 @@ impl SearchArgs {
             ranker_listwise_validation_every,
             ranker_listwise_patience,
             ranker_listwise_truncation,
+            ranker_listwise_query_fraction,
+            ranker_listwise_feature_fraction,
+            ranker_listwise_depth,
+            ranker_listwise_min_rows,
             only_tuned_ranker,
             load_ranker,
             save_ranker,
@@ -145,6 +161,21 @@ impl SearchArgs {
             !tune_cross_fit || tune_share == 1.0 || tune_share == 0.5,
             "--tune-cross-fit tunes on halves; --tune-share must be left out or 0.5, got {tune_share}"
         );
+        for (flag, share) in [
+            (
+                "--ranker-listwise-query-fraction",
+                ranker_listwise_query_fraction,
+            ),
+            (
+                "--ranker-listwise-feature-fraction",
+                ranker_listwise_feature_fraction,
+            ),
+        ] {
+            anyhow::ensure!(
+                share > 0.0 && share <= 1.0,
+                "{flag} must be in (0, 1], got {share}"
+            );
+        }
         let tune_share = if tune_cross_fit { 0.5 } else { tune_share };
         let opts = SearchEval {
             tuning: crate::eval_tune::EncoderTuning {
@@ -175,6 +206,11 @@ impl SearchArgs {
                     validation_every: ranker_listwise_validation_every,
                     patience: ranker_listwise_patience,
                     truncation: ranker_listwise_truncation,
+                    query_fraction: ranker_listwise_query_fraction,
+                    feature_fraction: ranker_listwise_feature_fraction,
+                    max_depth: ranker_listwise_depth,
+                    min_rows_in_leaf: ranker_listwise_min_rows,
+                    seed,
                     ..LambdaParams::default()
                 },
                 cross_folds: ranker_cross_folds,

@@ -11,8 +11,11 @@
 //! The ensemble is trained on top of a base score per candidate (the pointwise stage's prediction), so
 //! it starts from a good order and learns the corrections that matter to NDCG.
 
+mod sample;
+
 use crate::tree_shap::{add_shapley, ShapNode};
 use rayon::prelude::*;
+use sample::{Sampler, TreeSample};
 use serde::{Deserialize, Serialize};
 
 /// How the listwise trees are grown.
@@ -43,6 +46,12 @@ pub struct LambdaParams {
     pub validation_every: usize,
     /// Stop after this many rounds without a better held-out NDCG@10.
     pub patience: usize,
+    /// Share of the training queries each tree is grown on, drawn afresh per tree (1: all).
+    pub query_fraction: f64,
+    /// Share of the features each tree may split on, drawn afresh per tree (1: all).
+    pub feature_fraction: f64,
+    /// Seed of those draws, so a retrain gives the same trees.
+    pub seed: u64,
 }
 
 impl Default for LambdaParams {
@@ -57,6 +66,9 @@ impl Default for LambdaParams {
             truncation: 10,
             validation_every: 0,
             patience: 50,
+            query_fraction: 1.0,
+            feature_fraction: 1.0,
+            seed: 0,
         }
     }
 }
@@ -210,9 +222,11 @@ impl TreeEnsemble {
         let mut train = train;
         let mut trees = Vec::with_capacity(params.rounds);
         let (mut best, mut best_len) = (valid.ndcg_at_10(), 0);
+        let mut sampler = Sampler::new(params.seed, params.query_fraction, params.feature_fraction);
         for round in 0..params.rounds {
             let (grad, hess) = train.lambdas(params.truncation);
-            let tree = grow(&bins, &grad, &hess, params);
+            let sample = sampler.draw(&train.starts, train.rows.len(), F);
+            let tree = grow(&bins, sample, &grad, &hess, params);
             train.add(&tree);
             valid.add(&tree);
             trees.push(tree);
@@ -466,6 +480,7 @@ struct Split {
 
 fn best_split(
     bins: &Binned,
+    features: &[usize],
     rows: &[u32],
     grad: &[f64],
     hess: &[f64],
@@ -476,9 +491,9 @@ fn best_split(
         total.add(grad[r as usize], hess[r as usize]);
     }
     let parent = total.score(p.l2);
-    (0..bins.bins.len())
-        .into_par_iter()
-        .filter_map(|f| {
+    features
+        .par_iter()
+        .filter_map(|&f| {
             let column = &bins.bins[f];
             let mut hist = [Stats::default(); 256];
             for &r in rows {
@@ -517,14 +532,21 @@ fn best_split(
         .max_by(|a, b| a.gain.total_cmp(&b.gain))
 }
 
-/// Grows one tree depth-first on the binned rows.
-fn grow(bins: &Binned, grad: &[f64], hess: &[f64], p: &LambdaParams) -> Tree {
+/// Grows one tree depth-first on the binned rows and features of `sample`.
+fn grow(bins: &Binned, sample: TreeSample, grad: &[f64], hess: &[f64], p: &LambdaParams) -> Tree {
     let mut tree = Tree {
         nodes: Vec::new(),
         covers: Vec::new(),
     };
-    let all: Vec<u32> = (0..grad.len() as u32).collect();
-    grow_node(&mut tree, bins, all, 0, grad, hess, p);
+    let TreeSample { rows, features } = sample;
+    let at = Growing {
+        bins,
+        features: &features,
+        grad,
+        hess,
+        p,
+    };
+    at.node(&mut tree, rows, 0);
     tree
 }
 
@@ -535,216 +557,59 @@ struct Grown {
     mean: f64,
 }
 
-fn grow_node(
-    tree: &mut Tree,
-    bins: &Binned,
-    rows: Vec<u32>,
-    depth: usize,
-    grad: &[f64],
-    hess: &[f64],
-    p: &LambdaParams,
-) -> Grown {
-    let at = tree.nodes.len();
-    let n = rows.len();
-    let split = if depth < p.max_depth {
-        best_split(bins, &rows, grad, hess, p)
-    } else {
-        None
-    };
-    let Some(split) = split else {
-        let (g, h) = rows.iter().fold((0.0, 0.0), |(g, h), &r| {
-            (g + grad[r as usize], h + hess[r as usize])
-        });
-        let value = -p.learning_rate * g / (h + p.l2);
-        tree.nodes.push(Node::Leaf(value));
-        tree.covers.push(n as f64);
-        return Grown {
-            at,
-            rows: n,
-            mean: value,
+/// What every node of the tree being grown reads: the binned rows, the features this tree may split
+/// on, the round's gradients and the parameters.
+struct Growing<'a> {
+    bins: &'a Binned,
+    features: &'a [usize],
+    grad: &'a [f64],
+    hess: &'a [f64],
+    p: &'a LambdaParams,
+}
+
+impl Growing<'_> {
+    fn node(&self, tree: &mut Tree, rows: Vec<u32>, depth: usize) -> Grown {
+        let (bins, grad, hess, p) = (self.bins, self.grad, self.hess, self.p);
+        let at = tree.nodes.len();
+        let n = rows.len();
+        let split = if depth < p.max_depth {
+            best_split(bins, self.features, &rows, grad, hess, p)
+        } else {
+            None
         };
-    };
-    tree.nodes.push(Node::Leaf(0.0));
-    tree.covers.push(n as f64);
-    let column = &bins.bins[split.feature];
-    let (left_rows, right_rows): (Vec<u32>, Vec<u32>) = rows
-        .into_iter()
-        .partition(|&r| column[r as usize] as usize <= split.bin);
-    let left = grow_node(tree, bins, left_rows, depth + 1, grad, hess, p);
-    let right = grow_node(tree, bins, right_rows, depth + 1, grad, hess, p);
-    let mean = (left.mean * left.rows as f64 + right.mean * right.rows as f64) / n.max(1) as f64;
-    tree.nodes[at] = Node::Split {
-        feature: split.feature,
-        threshold: bins.cuts[split.feature][split.bin],
-        left: left.at,
-        right: right.at,
-        mean: Some(mean),
-    };
-    Grown { at, rows: n, mean }
+        let Some(split) = split else {
+            let (g, h) = rows.iter().fold((0.0, 0.0), |(g, h), &r| {
+                (g + grad[r as usize], h + hess[r as usize])
+            });
+            let value = -p.learning_rate * g / (h + p.l2);
+            tree.nodes.push(Node::Leaf(value));
+            tree.covers.push(n as f64);
+            return Grown {
+                at,
+                rows: n,
+                mean: value,
+            };
+        };
+        tree.nodes.push(Node::Leaf(0.0));
+        tree.covers.push(n as f64);
+        let column = &bins.bins[split.feature];
+        let (left_rows, right_rows): (Vec<u32>, Vec<u32>) = rows
+            .into_iter()
+            .partition(|&r| column[r as usize] as usize <= split.bin);
+        let left = self.node(tree, left_rows, depth + 1);
+        let right = self.node(tree, right_rows, depth + 1);
+        let mean =
+            (left.mean * left.rows as f64 + right.mean * right.rows as f64) / n.max(1) as f64;
+        tree.nodes[at] = Node::Split {
+            feature: split.feature,
+            threshold: bins.cuts[split.feature][split.bin],
+            left: left.at,
+            right: right.at,
+            mean: Some(mean),
+        };
+        Grown { at, rows: n, mean }
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    use crate::test_support::uniform;
-
-    fn ndcg(gains: &[f64], scores: &[f64]) -> f64 {
-        ndcg_at(gains, scores, 10).unwrap_or(0.0)
-    }
-
-    #[test]
-    fn lambdas_push_a_buried_relevant_candidate_up_and_the_one_above_it_down() {
-        let gains = [0.0, 0.0, 2.0];
-        let scores = [3.0, 2.0, 1.0];
-        let (g, h) = lambdas(&gains, &scores, 30);
-        assert!(
-            g[2] < 0.0,
-            "the relevant candidate's loss falls as it rises: {g:?}"
-        );
-        assert!(g[0] > 0.0 && g[1] > 0.0);
-        assert!(h.iter().all(|&h| h > 0.0));
-        // Nothing to learn from a query without a relevant candidate.
-        let (g, _) = lambdas(&[0.0, 0.0], &[1.0, 2.0], 30);
-        assert_eq!(g, vec![0.0, 0.0]);
-    }
-
-    #[test]
-    fn trees_learn_an_order_the_base_scores_get_wrong() {
-        // Relevance follows feature 0; the base score follows feature 1 (noise). Trained on 200
-        // queries, the ensemble must rank fresh queries by feature 0.
-        let mut next = uniform(7);
-        let mut make = |n: usize| -> Vec<(Vec<[f64; 2]>, Vec<f64>)> {
-            (0..n)
-                .map(|_| {
-                    let rows: Vec<[f64; 2]> = (0..40).map(|_| [next(), next()]).collect();
-                    let gains = rows
-                        .iter()
-                        .map(|r| if r[0] > 0.8 { 2.0 } else { 0.0 })
-                        .collect();
-                    (rows, gains)
-                })
-                .collect()
-        };
-        let train = make(200);
-        let groups: Vec<RankingGroup<'_, 2>> = train
-            .iter()
-            .map(|(rows, gains)| RankingGroup {
-                rows,
-                gains: gains.clone(),
-                base: rows.iter().map(|r| r[1]).collect(),
-            })
-            .collect();
-        let params = LambdaParams {
-            rounds: 30,
-            learning_rate: 0.3,
-            min_rows_in_leaf: 10,
-            ..LambdaParams::default()
-        };
-        let ensemble = TreeEnsemble::train(&groups, &params);
-        assert_eq!(ensemble.len(), 30);
-        let test = make(50);
-        let (mut before, mut after) = (0.0, 0.0);
-        for (rows, gains) in &test {
-            let base: Vec<f64> = rows.iter().map(|r| r[1]).collect();
-            let boosted: Vec<f64> = rows
-                .iter()
-                .zip(&base)
-                .map(|(r, b)| b + ensemble.predict(r))
-                .collect();
-            before += ndcg(gains, &base) / test.len() as f64;
-            after += ndcg(gains, &boosted) / test.len() as f64;
-        }
-        assert!(
-            after > 0.9 && after > before + 0.3,
-            "NDCG@10 {before:.3} → {after:.3}"
-        );
-        // The explanation adds up to the prediction, and credits the feature relevance follows.
-        for (rows, _) in &test {
-            for r in rows {
-                let (by_feature, base) = ensemble.contributions(r).expect("means recorded");
-                let sum: f64 = base + by_feature.iter().sum::<f64>();
-                assert!(
-                    (sum - ensemble.predict(r)).abs() < 1e-9,
-                    "{sum} vs prediction"
-                );
-            }
-        }
-        let relevant = test[0]
-            .0
-            .iter()
-            .find(|r| r[0] > 0.9)
-            .expect("a relevant row");
-        let (by_feature, _) = ensemble.contributions(relevant).expect("means recorded");
-        assert!(
-            by_feature[0] > 0.0 && by_feature[0] > by_feature[1].abs(),
-            "{by_feature:?}"
-        );
-    }
-
-    #[test]
-    fn held_out_queries_stop_training_when_the_trees_only_fit_noise() {
-        // Gains are unrelated to the features: whatever the trees learn is noise, so the held-out
-        // queries keep far fewer trees than the rounds allowed.
-        let mut next = uniform(11);
-        let data: Vec<(Vec<[f64; 2]>, Vec<f64>)> = (0..300)
-            .map(|_| {
-                let rows: Vec<[f64; 2]> = (0..30).map(|_| [next(), next()]).collect();
-                let gains = (0..30)
-                    .map(|_| if next() > 0.8 { 1.0 } else { 0.0 })
-                    .collect();
-                (rows, gains)
-            })
-            .collect();
-        let groups: Vec<RankingGroup<'_, 2>> = data
-            .iter()
-            .map(|(rows, gains)| RankingGroup {
-                rows,
-                gains: gains.clone(),
-                base: vec![0.0; rows.len()],
-            })
-            .collect();
-        let params = LambdaParams {
-            rounds: 200,
-            learning_rate: 0.3,
-            min_rows_in_leaf: 5,
-            patience: 20,
-            validation_every: 10,
-            ..LambdaParams::default()
-        };
-        let ensemble = TreeEnsemble::train(&groups, &params);
-        assert!(ensemble.len() < 100, "kept {} trees", ensemble.len());
-    }
-
-    #[test]
-    fn ensembles_round_trip_through_json() {
-        let rows = [[0.0], [1.0], [2.0], [3.0]];
-        let groups = [RankingGroup {
-            rows: &rows,
-            gains: vec![0.0, 0.0, 1.0, 2.0],
-            base: vec![0.0; 4],
-        }];
-        let params = LambdaParams {
-            rounds: 3,
-            min_rows_in_leaf: 1,
-            ..LambdaParams::default()
-        };
-        let ensemble = TreeEnsemble::train(&groups, &params);
-        let back: TreeEnsemble =
-            serde_json::from_str(&serde_json::to_string(&ensemble).unwrap()).unwrap();
-        for r in &rows {
-            assert_eq!(ensemble.predict(r), back.predict(r));
-        }
-        assert!(ensemble.predict(&[3.0]) > ensemble.predict(&[0.0]));
-        assert_eq!(ensemble.contributions(&[3.0]), back.contributions(&[3.0]));
-        // A model saved before covers were recorded still loads and is explained per split, still
-        // adding up to its prediction.
-        let mut file: serde_json::Value = serde_json::to_value(&ensemble).unwrap();
-        for tree in file["trees"].as_array_mut().unwrap() {
-            tree.as_object_mut().unwrap().remove("covers");
-        }
-        let old: TreeEnsemble = serde_json::from_value(file).unwrap();
-        let (by_feature, base) = old.contributions(&[3.0]).expect("means recorded");
-        assert!((base + by_feature[0] - old.predict(&[3.0])).abs() < 1e-12);
-    }
-}
+mod tests;
