@@ -4,7 +4,7 @@
 // PINNED_ID is a product the test expects a pin to move to the top of "trail boot". Exits non-zero,
 // naming the step, when what a merchandiser would see is wrong.
 'use strict';
-const { JSDOM } = require('jsdom');
+const { loadConsole } = require('./load-console');
 
 const [base, pinned] = process.argv.slice(2);
 if (!base || !pinned) {
@@ -17,14 +17,7 @@ function fail(step, why) {
 }
 
 (async () => {
-  const html = await (await fetch(`${base}/console`)).text();
-  const script = await (await fetch(`${base}/console/app.js`)).text();
-  const dom = new JSDOM(html, { url: `${base}/console`, runScripts: 'outside-only' });
-  const w = dom.window;
-  w.fetch = (path, init) => fetch(new URL(path, base), init);
-  w.eval(script);
-  w.document.dispatchEvent(new w.Event('DOMContentLoaded'));
-  const $ = (id) => w.document.getElementById(id);
+  const { w, $ } = await loadConsole(base);
   const errorShown = () => ($('error').hidden ? '' : $('error').textContent);
 
   /** Waits until `check()` returns something truthy (it may throw while not ready); fails the step after 10 s. */

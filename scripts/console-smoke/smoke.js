@@ -3,20 +3,13 @@
 //   cd scripts/console-smoke && npm install && node smoke.js http://127.0.0.1:7700
 // Exits non-zero if any action shows an error.
 'use strict';
-const { JSDOM } = require('jsdom');
+const { loadConsole } = require('./load-console');
 
 const base = process.argv[2] || 'http://127.0.0.1:7700';
 const settle = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 (async () => {
-  const html = await (await fetch(`${base}/console`)).text();
-  const script = await (await fetch(`${base}/console/app.js`)).text();
-  const dom = new JSDOM(html, { url: `${base}/console`, runScripts: 'outside-only' });
-  const w = dom.window;
-  w.fetch = (path, init) => fetch(new URL(path, base), init);
-  w.eval(script);
-  w.document.dispatchEvent(new w.Event('DOMContentLoaded'));
-  const $ = (id) => w.document.getElementById(id);
+  const { w, $ } = await loadConsole(base);
   let failed = false;
   const report = (what, out) => {
     const error = $('error').hidden ? '' : $('error').textContent;

@@ -9,12 +9,11 @@
 
 mod common;
 
-use common::{product, start_with_search};
+use common::{product, start_with_rules_file};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::Command;
-use vitrine_server::ServerConfig;
 
 fn smoke_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/console-smoke")
@@ -56,17 +55,7 @@ async fn a_merchandiser_searches_pins_sees_a_conflict_and_restores_a_version() {
         .await
         .unwrap();
 
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("rules.toml");
-    std::fs::write(&file, "").unwrap();
-    let rules_path = file.clone();
-    let s = start_with_search(ServerConfig::default(), move |_| {
-        vitrine_search::SearchConfig {
-            rules: Some(rules_path),
-            ..Default::default()
-        }
-    })
-    .await;
+    let (s, _rules_file) = start_with_rules_file().await;
     let mut batch: Vec<Value> = (0..5)
         .map(|i| product(&format!("B{i}"), &format!("{}", 50 + i)))
         .collect();

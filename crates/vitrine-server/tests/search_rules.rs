@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{product, start, start_with_search};
+use common::{product, start, start_with_rules_file};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use vitrine_server::ServerConfig;
@@ -25,17 +25,7 @@ fn first_hit(v: &Value) -> &str {
 
 #[tokio::test]
 async fn rules_edited_over_http_apply_at_once_and_bad_ones_change_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("rules.toml");
-    std::fs::write(&file, "").unwrap();
-    let rules_path = file.clone();
-    let s = start_with_search(ServerConfig::default(), move |_| {
-        vitrine_search::SearchConfig {
-            rules: Some(rules_path),
-            ..Default::default()
-        }
-    })
-    .await;
+    let (s, file) = start_with_rules_file().await;
     let batch: Vec<Value> = (0..5)
         .map(|i| product(&format!("B{i}"), &format!("{}", 50 + i)))
         .collect();
@@ -112,17 +102,7 @@ async fn history(s: &common::Server) -> Vec<Value> {
 
 #[tokio::test]
 async fn every_edit_is_a_version_a_stale_edit_is_refused_and_any_version_can_be_restored() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("rules.toml");
-    std::fs::write(&file, "").unwrap();
-    let rules_path = file.clone();
-    let s = start_with_search(ServerConfig::default(), move |_| {
-        vitrine_search::SearchConfig {
-            rules: Some(rules_path),
-            ..Default::default()
-        }
-    })
-    .await;
+    let (s, file) = start_with_rules_file().await;
     assert!(history(&s).await.is_empty());
     let (_, v) = s.get("/v1/search/rules").await;
     assert_eq!(v["version"], Value::Null);

@@ -28,6 +28,24 @@ pub async fn start(config: ServerConfig) -> Server {
     start_with_search(config, |_| vitrine_search::SearchConfig::default()).await
 }
 
+/// [`start`] with an empty rules file in the server's directory, as a first deploy has; also returns
+/// the file's path, for tests that read or edit the rules on disk.
+#[allow(dead_code)] // not every test binary edits rules
+pub async fn start_with_rules_file() -> (Server, std::path::PathBuf) {
+    let mut rules = None;
+    let server = start_with_search(ServerConfig::default(), |dir| {
+        let file = dir.join("rules.toml");
+        std::fs::write(&file, "").unwrap();
+        rules = Some(file.clone());
+        vitrine_search::SearchConfig {
+            rules: Some(file),
+            ..Default::default()
+        }
+    })
+    .await;
+    (server, rules.expect("the search configuration was made"))
+}
+
 /// [`start`] with the search configuration `search` makes from the server's temporary directory
 /// (to place a rules or synonyms file there).
 pub async fn start_with_search(
