@@ -480,6 +480,8 @@ pub(crate) struct RankerTraining {
     /// Folds of the out-of-fold first stages under the listwise trees (below 2: in-sample).
     pub(crate) cross_folds: usize,
     pub(crate) listwise: LambdaParams,
+    /// Whether the listwise trees also read the ranker's context (`ltr::RANKER_CONTEXT_FEATURES`).
+    pub(crate) listwise_context: bool,
     pub(crate) trees: usize,
     pub(crate) seed: u64,
     pub(crate) save: Option<PathBuf>,
@@ -492,25 +494,32 @@ pub(crate) struct RankerTraining {
 /// queries (one part, except when the encoder is cross-fitted: `eval_crossfit`).
 pub(crate) type TrainingParts<'a> = [(&'a SearchEngine, &'a [vitrine_search::eval::JudgedQuery])];
 
-async fn train_ranker(
-    parts: &TrainingParts<'_>,
+/// The engine that featurised a training group and the keys of its candidates, in row order (to
+/// compute the ranker's context over them).
+type GroupSource<'a> = (&'a SearchEngine, Vec<u64>);
+
+async fn train_ranker<'a>(
+    parts: &TrainingParts<'a>,
     RankerTraining {
         depth, trees, seed, ..
     }: &RankerTraining,
-) -> anyhow::Result<(LearnedRanker, Vec<TrainingGroup>)> {
+) -> anyhow::Result<(LearnedRanker, Vec<TrainingGroup>, Vec<GroupSource<'a>>)> {
     let (depth, trees, seed) = (*depth, *trees, *seed);
     let t = Instant::now();
     let queries: usize = parts.iter().map(|(_, q)| q.len()).sum();
     let mut groups = Vec::with_capacity(queries);
+    let mut sources = Vec::with_capacity(queries);
     for (engine, q) in parts
         .iter()
-        .flat_map(|(e, qs)| qs.iter().map(move |q| (e, q)))
+        .flat_map(|(e, qs)| qs.iter().map(move |q| (*e, q)))
     {
         let mut group = TrainingGroup {
             rows: Vec::new(),
             labels: Vec::new(),
         };
-        for (id, x) in engine.training_candidates(&q.text, depth).await? {
+        let mut keys = Vec::new();
+        for (key, id, x) in engine.training_candidates(&q.text, depth).await? {
+            keys.push(key);
             // Unjudged candidates count as irrelevant, exactly as the metric treats them.
             group
                 .labels
@@ -518,6 +527,7 @@ async fn train_ranker(
             group.rows.push(x);
         }
         groups.push(group);
+        sources.push((engine, keys));
     }
     let rows: Vec<_> = groups.iter().flat_map(|g| g.rows.iter().copied()).collect();
     let labels: Vec<f64> = groups
@@ -531,7 +541,29 @@ async fn train_ranker(
         queries,
         t.elapsed().as_secs_f64()
     );
-    Ok((ranker, groups))
+    Ok((ranker, groups, sources))
+}
+
+/// The ranker with listwise trees over out-of-fold first-stage scores that also read the ranker's
+/// context: each training group's context is computed over its out-of-fold top results, as serving
+/// computes it over the full first stage's.
+fn with_listwise_in_context(
+    ranker: &LearnedRanker,
+    groups: &[TrainingGroup],
+    sources: &[GroupSource<'_>],
+    training: &RankerTraining,
+    gain: impl Fn(f64) -> f64,
+) -> anyhow::Result<LearnedRanker> {
+    let bases =
+        ranker.first_stage_scores(groups, training.cross_folds, training.trees, training.seed)?;
+    let context: Vec<_> = sources
+        .iter()
+        .zip(&bases)
+        .map(|((engine, keys), base)| {
+            engine.ranker_context(keys, &vitrine_search::ltr::ranker_feedback_set(base), true)
+        })
+        .collect();
+    Ok(ranker.with_listwise_over(groups, bases, Some(&context), gain, &training.listwise))
 }
 
 /// The printed table; the first row (BM25) is the reference of the ratios.
@@ -577,7 +609,7 @@ impl Table {
                 .row(engine, queries, &name, Retrieval::Hybrid, fusion)
                 .await;
         }
-        let (ranker, groups) = train_ranker(parts, training).await?;
+        let (ranker, groups, sources) = train_ranker(parts, training).await?;
         let rounds = training.listwise.rounds;
         let ranker = if rounds > 0 {
             engine.set_ranker(ranker.clone());
@@ -591,14 +623,19 @@ impl Table {
             .await?;
             let t = Instant::now();
             // The metric's gain: relevance − 1 for judged products, 0 for the rest (labelled 1).
-            let listwise = ranker.with_listwise_cross_fitted(
-                &groups,
-                |l| (l - 1.0).max(0.0),
-                &training.listwise,
-                training.cross_folds,
-                training.trees,
-                training.seed,
-            )?;
+            let gain = |l: f64| (l - 1.0).max(0.0);
+            let listwise = if training.listwise_context {
+                with_listwise_in_context(&ranker, &groups, &sources, training, gain)?
+            } else {
+                ranker.with_listwise_cross_fitted(
+                    &groups,
+                    gain,
+                    &training.listwise,
+                    training.cross_folds,
+                    training.trees,
+                    training.seed,
+                )?
+            };
             eprintln!(
                 "learned ranker: {} listwise trees in {:.0} s",
                 listwise.listwise_trees(),
@@ -613,13 +650,18 @@ impl Table {
         }
         let name = if rounds > 0 {
             format!(
-                "{name} + {} listwise (LambdaMART) trees at {}{}",
+                "{name} + {} listwise (LambdaMART) trees at {}{}{}",
                 ranker.listwise_trees(),
                 training.listwise.learning_rate,
                 if training.cross_folds > 1 {
                     format!(", over {}-fold out-of-fold scores", training.cross_folds)
                 } else {
                     String::new()
+                },
+                if training.listwise_context {
+                    ", reading the ranker's top 5"
+                } else {
+                    ""
                 }
             )
         } else {

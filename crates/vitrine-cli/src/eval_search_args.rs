@@ -68,6 +68,10 @@ pub struct SearchArgs {
     /// Fewest training candidates in a leaf of the listwise trees.
     #[arg(long, default_value_t = 50)]
     pub ranker_listwise_min_rows: usize,
+    /// Let the listwise trees also read each candidate's resemblance to the first stage's own top 5
+    /// (cosine and title-word consensus), computed over out-of-fold first-stage scores in training.
+    #[arg(long)]
+    pub ranker_listwise_context: bool,
     /// Skip the learned ranker over the installed encoder when a tuned encoder is evaluated.
     #[arg(long)]
     pub only_tuned_ranker: bool,
@@ -138,6 +142,7 @@ impl SearchArgs {
             ranker_listwise_feature_fraction,
             ranker_listwise_depth,
             ranker_listwise_min_rows,
+            ranker_listwise_context,
             only_tuned_ranker,
             load_ranker,
             save_ranker,
@@ -214,6 +219,7 @@ impl SearchArgs {
                     ..LambdaParams::default()
                 },
                 cross_folds: ranker_cross_folds,
+                listwise_context: ranker_listwise_context,
             },
             only_tuned_ranker,
             adapter_epochs,

@@ -189,8 +189,11 @@ async fn a_learned_ranker_serves_what_it_learned_and_reloads_the_same() {
     for (query, relevant) in judged {
         let candidates = engine.training_candidates(query, 8).await.unwrap();
         assert!(candidates.len() <= products.len());
-        assert!(candidates.iter().any(|(id, _)| id == relevant), "{query}");
-        for (id, row) in candidates {
+        assert!(
+            candidates.iter().any(|(_, id, _)| id == relevant),
+            "{query}"
+        );
+        for (_, id, row) in candidates {
             labels.push(if id == relevant { 3.0 } else { 1.0 });
             rows.push(row);
         }
@@ -247,6 +250,95 @@ async fn a_learned_ranker_serves_what_it_learned_and_reloads_the_same() {
         let by_feature = e.ranker_contributions.as_ref().expect("contributions");
         let sum = e.ranker_base.expect("base") + by_feature.values().sum::<f64>();
         assert!((sum - f64::from(e.relevance)).abs() < 1e-3, "{}", hit.id);
+    }
+}
+
+/// A ranker whose listwise trees read the ranker's own top results: trained on context computed by
+/// the engine over each query's first-stage top 5, saved and reloaded, then served — the engine
+/// computes the same context per search, and `explain` shows those inputs and credits them.
+#[tokio::test]
+async fn a_ranker_reading_its_own_top_results_is_served_and_explained() {
+    let Some((engine, _)) = engine().await else {
+        return;
+    };
+    engine.embed_title_words().await.unwrap();
+    let judged = [
+        ("running sneakers", "P1"),
+        ("jogging shoes", "P6"),
+        ("espresso", "P3"),
+        ("coffee cup", "P4"),
+        ("warm jacket", "P5"),
+        ("towel", "P7"),
+        ("headphones", "P8"),
+        ("formal shoes", "P2"),
+    ];
+    let (mut groups, mut sources) = (Vec::new(), Vec::new());
+    for (query, relevant) in judged {
+        let candidates = engine.training_candidates(query, 8).await.unwrap();
+        let keys: Vec<u64> = candidates.iter().map(|(k, _, _)| *k).collect();
+        let labels = candidates
+            .iter()
+            .map(|(_, id, _)| if id == relevant { 3.0 } else { 1.0 })
+            .collect();
+        let rows = candidates.into_iter().map(|(_, _, row)| row).collect();
+        groups.push(vitrine_search::ltr::TrainingGroup { rows, labels });
+        sources.push(keys);
+    }
+    let rows: Vec<_> = groups.iter().flat_map(|g| g.rows.clone()).collect();
+    let labels: Vec<f64> = groups.iter().flat_map(|g| g.labels.clone()).collect();
+    let first = vitrine_search::ltr::LearnedRanker::train(&rows, &labels, 20, 7).unwrap();
+    let bases = first.first_stage_scores(&groups, 1, 20, 7).unwrap();
+    let context: Vec<_> = sources
+        .iter()
+        .zip(&bases)
+        .map(|(keys, base)| {
+            let set = vitrine_search::ltr::ranker_feedback_set(base);
+            assert_eq!(set.len(), keys.len().min(5));
+            engine.ranker_context(keys, &set, true)
+        })
+        .collect();
+    assert!(
+        context.iter().flatten().any(|s| s.cosine_to_top > 0.0),
+        "the context has cosines"
+    );
+    let params = vitrine_search::lambdamart::LambdaParams {
+        rounds: 10,
+        min_rows_in_leaf: 2,
+        validation_every: 0,
+        ..Default::default()
+    };
+    let model = first.with_listwise_over(&groups, bases, Some(&context), |l| l - 1.0, &params);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ranker.json");
+    model.save(&path).unwrap();
+    let reloaded = vitrine_search::ltr::LearnedRanker::load(&path).unwrap();
+    assert!(reloaded.reads_context());
+    engine.set_ranker(reloaded);
+
+    let r = SearchRequest {
+        query: "running sneakers".into(),
+        limit: 4,
+        fusion: Some(vitrine_search::Fusion::Learned),
+        explain: true,
+        ..Default::default()
+    };
+    let (a, _) = engine.search(&r).await.unwrap();
+    assert_eq!(ids(&a)[0], "P1", "{:?}", ids(&a));
+    let n = vitrine_search::ltr::N_FEATURES + vitrine_search::ltr::RANKER_CONTEXT_FEATURES.len();
+    for hit in &a.hits {
+        let e = hit.explain.as_ref().unwrap();
+        let seen = e.ranker_features.as_ref().expect("inputs");
+        assert_eq!(seen.len(), n, "the context is among the inputs");
+        assert!(seen.contains_key("cosine_to_ranker_top_results"));
+        let by_feature = e.ranker_contributions.as_ref().expect("contributions");
+        assert_eq!(by_feature.len(), n);
+        let sum = e.ranker_base.expect("base") + by_feature.values().sum::<f64>();
+        assert!(
+            (sum - f64::from(e.relevance)).abs() < 1e-3,
+            "{}: {sum} vs {}",
+            hit.id,
+            e.relevance
+        );
     }
 }
 

@@ -18,7 +18,8 @@ use std::sync::Arc;
 /// them (kept so the explanation comes from that model even if another is installed meanwhile).
 #[derive(Default)]
 pub(super) struct RankerExplained {
-    pub rows: FxHashMap<u64, ltr::FeatureRow>,
+    /// Each candidate's features and, for a model that reads it, the ranker's context.
+    pub rows: FxHashMap<u64, (ltr::FeatureRow, Option<ltr::ListSignals>)>,
     pub model: Option<Arc<ltr::LearnedRanker>>,
 }
 
@@ -33,22 +34,42 @@ impl RankerExplained {
     /// The explanations of candidates `keys`, computed together (one model pass for the page);
     /// a key the learned ranker did not order is absent.
     pub fn explain_all(&self, keys: &[u64]) -> FxHashMap<u64, RankerExplanation> {
-        let (keys, rows): (Vec<u64>, Vec<ltr::FeatureRow>) = keys
-            .iter()
-            .filter_map(|k| self.rows.get(k).map(|r| (*k, *r)))
-            .unzip();
-        let contributions = self.model.as_ref().and_then(|m| m.contributions_of(&rows));
+        let mut found = Vec::new();
+        let (mut rows, mut context) = (Vec::new(), Vec::new());
+        for k in keys {
+            if let Some((row, signals)) = self.rows.get(k) {
+                found.push(*k);
+                rows.push(*row);
+                context.push(*signals);
+            }
+        }
+        // Context is either known for every candidate (a model that reads it) or for none.
+        let context: Option<Vec<ltr::ListSignals>> = context.iter().copied().collect();
+        let contributions = self
+            .model
+            .as_ref()
+            .and_then(|m| m.contributions_of(&rows, context.as_deref()));
         let mut contributions = contributions.map(Vec::into_iter);
-        keys.into_iter()
+        found
+            .into_iter()
             .zip(&rows)
-            .map(|(key, row)| {
+            .zip(context_per_row(context.as_deref(), rows.len()))
+            .map(|((key, row), signals)| {
                 let explained = contributions.as_mut().and_then(Iterator::next);
                 let (by_feature, base) =
                     explained.map_or((None, None), |(c, b)| (Some(c), Some(b)));
-                (key, (Some(ltr::named(row)), by_feature, base))
+                (key, (Some(ltr::named(row, signals)), by_feature, base))
             })
             .collect()
     }
+}
+
+/// Each row's context, or `None` for every row when there is none.
+fn context_per_row(
+    context: Option<&[ltr::ListSignals]>,
+    rows: usize,
+) -> impl Iterator<Item = Option<&ltr::ListSignals>> {
+    (0..rows).map(move |i| context.and_then(|c| c.get(i)))
 }
 
 impl SearchEngine {
@@ -193,24 +214,50 @@ impl SearchEngine {
         embedded: bool,
         docs: &FxHashMap<u64, Arc<SearchDoc>>,
     ) -> Vec<ltr::ListSignals> {
+        let keys: Vec<u64> = fused.iter().map(|f| f.key).collect();
         let set = list_context::feedback_set(fused);
-        let words: Vec<Vec<&str>> = fused
+        self.list_signals_over(&keys, &set, embedded, docs)
+    }
+
+    /// The learned ranker's context ([`ltr::RANKER_CONTEXT_FEATURES`]): each candidate's
+    /// resemblance to the feedback set `set` (ascending indices into `keys`, the ranker's own best
+    /// candidates) rather than to the retrievers' top results. `embedded`: whether the query had a
+    /// vector (without one the cosines are 0, as in the features).
+    pub fn ranker_context(
+        &self,
+        keys: &[u64],
+        set: &[usize],
+        embedded: bool,
+    ) -> Vec<ltr::ListSignals> {
+        match self.docs.read() {
+            Ok(docs) => self.list_signals_over(keys, set, embedded, &docs),
+            Err(_) => vec![ltr::ListSignals::default(); keys.len()],
+        }
+    }
+
+    fn list_signals_over(
+        &self,
+        keys: &[u64],
+        set: &[usize],
+        embedded: bool,
+        docs: &FxHashMap<u64, Arc<SearchDoc>>,
+    ) -> Vec<ltr::ListSignals> {
+        let words: Vec<Vec<&str>> = keys
             .iter()
-            .map(|f| {
-                docs.get(&f.key)
+            .map(|k| {
+                docs.get(k)
                     .map_or_else(Vec::new, |d| list_context::title_words(d.title_padded()))
             })
             .collect();
-        let consensus = list_context::title_consensus(&words, &set);
-        let mut cosines = vec![0.0; fused.len()];
+        let consensus = list_context::title_consensus(&words, set);
+        let mut cosines = vec![0.0; keys.len()];
         if let (true, Some(v)) = (embedded, &self.vectors) {
-            let members: Vec<Option<Vec<f32>>> = set.iter().map(|&i| v.get(fused[i].key)).collect();
+            let members: Vec<Option<Vec<f32>>> = set.iter().map(|&i| v.get(keys[i])).collect();
             let with_vector = members.iter().flatten().count();
             if let Some(sum) = list_context::centroid(&members) {
                 let norm = sum.iter().map(|x| x * x).sum::<f32>().sqrt();
-                let keys: Vec<u64> = fused.iter().map(|f| f.key).collect();
-                for (i, c) in v.cosines(&sum, &keys).into_iter().enumerate() {
-                    let member = members_has_vector(&set, &members, i);
+                for (i, c) in v.cosines(&sum, keys).into_iter().enumerate() {
+                    let member = members_has_vector(set, &members, i);
                     cosines[i] = c.map_or(0.0, |c| {
                         f64::from(list_context::cosine_to_others(c, norm, member, with_vector))
                     });
@@ -227,12 +274,13 @@ impl SearchEngine {
             .collect()
     }
 
-    /// The fused candidates of a query with their learned-ranker features (training data for the ranker).
+    /// The fused candidates of a query (key and product id) with their learned-ranker features
+    /// (training data for the ranker; the keys are for [`Self::ranker_context`]).
     pub async fn training_candidates(
         &self,
         query: &str,
         depth: usize,
-    ) -> Result<Vec<(String, ltr::FeatureRow)>, SearchError> {
+    ) -> Result<Vec<(u64, String, ltr::FeatureRow)>, SearchError> {
         let parsed = self.parse(query);
         if normalize::tokens(&parsed.text).is_empty() {
             // Nothing left to rank by relevance (the query was all constraints or stop words).
@@ -263,7 +311,7 @@ impl SearchEngine {
         Ok(fused
             .iter()
             .zip(features)
-            .filter_map(|(f, x)| docs.get(&f.key).map(|d| (d.id.clone(), x)))
+            .filter_map(|(f, x)| docs.get(&f.key).map(|d| (f.key, d.id.clone(), x)))
             .collect())
     }
 }

@@ -717,11 +717,18 @@ impl SearchEngine {
                         &fused,
                         query_vec.as_deref(),
                     );
-                    for (f, s) in fused.iter_mut().zip(model.predict(&x)) {
+                    let keys: Vec<u64> = fused.iter().map(|f| f.key).collect();
+                    let (scores, context) = model.predict_in_context(&x, |set| {
+                        self.ranker_context(&keys, set, query_vec.is_some())
+                    });
+                    for (f, s) in fused.iter_mut().zip(scores) {
                         f.score = s as f32;
                     }
                     if let Some(e) = explained {
-                        e.rows.extend(fused.iter().map(|f| f.key).zip(x));
+                        let context =
+                            (0..x.len()).map(|i| context.as_ref().and_then(|c| c.get(i).copied()));
+                        e.rows
+                            .extend(keys.iter().copied().zip(x.into_iter().zip(context)));
                         e.model = Some(model.clone());
                     }
                     fused.sort_by(|a, b| b.score.total_cmp(&a.score));

@@ -1,23 +1,12 @@
-//! A learned ranker: gradient-boosted trees (forust) over features of each fused candidate — both
-//! retrievers' scores and ranks, the exact cosine of every candidate (also those only BM25 found), and
-//! query–title overlap (exact words, word prefixes, IDF-weighted shares, the most informative missing
-//! word, the product-type word, word pairs, numbers, letter trigrams) and the soft word match of
-//! [`crate::word_vectors`] (how well the title covers each query word by meaning). Trained on human relevance
-//! judgments; used when `fusion = { method = "learned" }` and a model is loaded. The model file names
-//! its features, so a model from another version is refused instead of misread.
+//! The learned ranker's model: the pointwise first stage, the listwise trees over it, how both are
+//! trained, saved, loaded and explained. The features it reads are [`super::features`].
 
-use crate::doc::SearchDoc;
-use crate::fusion::Fused;
+use super::{FeatureRow, ListSignals, FEATURES, LIST_CONSENSUS, LIST_COSINE, N_FEATURES};
 use crate::lambdamart::{LambdaParams, RankingGroup, TreeEnsemble};
-use crate::normalize::{self, is_stop_word};
-use crate::quantities;
-use crate::word_vectors::{self, WordTable};
 use crate::SearchError;
 use forust_ml::{GradientBooster, Matrix};
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
-use std::cell::RefCell;
 use std::sync::Arc;
 
 /// The on-disk ranker: the feature names it expects, forust's JSON and the listwise trees.
@@ -28,301 +17,62 @@ struct ModelFile {
     /// Absent from pointwise-only models (and from files saved before listwise trees existed).
     #[serde(default)]
     listwise: Option<TreeEnsemble>,
+    /// Whether the listwise trees read [`RANKER_CONTEXT_FEATURES`] (absent: they do not).
+    #[serde(default)]
+    listwise_reads_ranker_context: bool,
 }
 
-/// Names of the features, in order (for docs and model files).
-pub const FEATURES: [&str; N_FEATURES] = [
-    "lexical_score",
-    "lexical_relative",
-    "lexical_log_rank",
-    "cosine",
-    "cosine_gap_to_best",
-    "semantic_log_rank",
-    "rrf",
-    "query_terms_in_title",
-    "query_prefixes_in_title",
-    "query_pairs_in_title",
-    "query_numbers_in_title",
-    "query_terms",
-    "title_terms",
-    "title_starts_with_query_term",
-    "idf_share_of_query_terms_in_title",
-    "idf_share_of_query_prefixes_in_title",
-    "highest_idf_of_a_missing_query_term",
-    "last_query_word_in_title",
-    "title_words_matched_by_query",
-    "letter_trigram_jaccard",
-    "share_of_query_words_spelling_corrected",
-    "query_sizes_in_title",
-    "cosine_to_other_top_results",
-    "title_consensus_with_top_results",
-    "soft_word_coverage",
-    "soft_word_coverage_worst",
-    "idf_share_soft_word_coverage",
-    "soft_last_query_word",
-    "soft_title_cover",
+/// Names of the two inputs only the listwise trees of a context-reading model see, after
+/// [`FEATURES`]: the list-context signals ([`crate::list_context`]) recomputed with the first
+/// stage's own best candidates ([`ranker_feedback_set`]) as the feedback set.
+pub const RANKER_CONTEXT_FEATURES: [&str; 2] = [
+    "cosine_to_ranker_top_results",
+    "title_consensus_with_ranker_top_results",
 ];
 
-/// Length of a feature vector.
-pub const N_FEATURES: usize = 29;
+/// How many of the first stage's best candidates form the feedback set of [`RANKER_CONTEXT_FEATURES`].
+pub const RANKER_FEEDBACK_DEPTH: usize = 5;
 
-/// What the rest of the candidate list says about one candidate ([`crate::list_context`]).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ListSignals {
-    /// Cosine with the sum of the other top results' vectors (0 without vectors).
-    pub cosine_to_top: f64,
-    /// Mean share of the other top results' titles holding each of this title's words.
-    pub title_consensus: f64,
-}
+/// Length of a context-reading model's listwise rows.
+const N_CONTEXT: usize = N_FEATURES + RANKER_CONTEXT_FEATURES.len();
 
-/// One candidate's features.
-pub type FeatureRow = [f64; N_FEATURES];
+/// A row of a context-reading model's listwise trees: the features, then the two context signals.
+type ContextRow = [f64; N_CONTEXT];
 
-/// What features are computed from, per query (built once, shared by all its candidates).
-pub struct QueryContext {
-    /// Relevance words of the query, stop words removed.
-    tokens: Vec<String>,
-    /// Inverse document frequency of each token in product titles (same order).
-    idf: Vec<f64>,
-    /// Letter trigrams of the query, spaces removed (so "sheetrock" meets "sheet rock").
-    trigrams: Vec<[char; 3]>,
-    /// Highest BM25 score among candidates.
-    best_lexical: f32,
-    /// Highest cosine among candidates.
-    best_cosine: f32,
-    /// Share of the query's words the speller replaced: a corrected word that matches a title
-    /// perfectly is weaker evidence than a typed one (the correction may be wrong).
-    corrected_share: f64,
-    /// The sizes and other numbers the query states, as values ([`crate::quantities`]).
-    sizes: Vec<f64>,
-    /// Each title word's soft cover ([`word_vectors::title_cover`]), shared by the query's candidates.
-    title_word_cover: RefCell<FxHashMap<Box<str>, f64>>,
-}
-
-impl QueryContext {
-    /// Tokenises the query once; `idf` gives each token's title IDF (the text index knows it).
-    pub fn new(
-        text: &str,
-        idf: impl Fn(&[String]) -> Vec<f64>,
-        best_lexical: f32,
-        best_cosine: f32,
-    ) -> Self {
-        let tokens: Vec<String> = normalize::tokens(text)
-            .into_iter()
-            .filter(|t| !is_stop_word(t))
-            .collect();
-        let mut idf = idf(&tokens);
-        idf.resize(tokens.len(), 1.0);
-        Self {
-            sizes: quantities::values(text),
-            trigrams: trigrams(&tokens.concat()),
-            tokens,
-            idf,
-            best_lexical,
-            best_cosine,
-            corrected_share: 0.0,
-            title_word_cover: RefCell::default(),
-        }
-    }
-
-    /// Notes that `words` of the query were spelling corrections ([`crate::speller`]).
-    pub fn with_corrections(mut self, words: usize) -> Self {
-        self.corrected_share = words as f64 / self.tokens.len().max(1) as f64;
-        self
-    }
-}
-
-fn trigrams(letters: &str) -> Vec<[char; 3]> {
-    let chars: Vec<char> = letters.chars().collect();
-    let mut out: Vec<[char; 3]> = chars.windows(3).map(|w| [w[0], w[1], w[2]]).collect();
-    out.sort_unstable();
-    out.dedup();
+fn context_row(row: &FeatureRow, signals: &ListSignals) -> ContextRow {
+    let mut out = [0.0; N_CONTEXT];
+    out[..N_FEATURES].copy_from_slice(row);
+    out[N_FEATURES] = signals.cosine_to_top;
+    out[N_FEATURES + 1] = signals.title_consensus;
     out
 }
 
-/// Whether a title word continues the query word's first four letters (a cheap stem match: "drill"
-/// and "drilling", "cabinet" and "cabinets").
-fn prefix_matches(query_word: &str, title_word: &str) -> bool {
-    let end = query_word
-        .char_indices()
-        .nth(4)
-        .map_or(query_word.len(), |(i, _)| i);
-    title_word.starts_with(&query_word[..end])
-}
-
-/// The feature vector of one candidate; `cosine` is computed for every candidate by the caller.
-pub fn features(
-    q: &QueryContext,
-    f: &Fused,
-    cosine: Option<f32>,
-    list: ListSignals,
-    d: &SearchDoc,
-    words: Option<&WordTable>,
-) -> FeatureRow {
-    let q_tokens = &q.tokens;
-    let t_tokens: Vec<&str> = d
-        .title_padded()
-        .split(' ')
-        .filter(|s| !s.is_empty())
-        .collect();
-    let n = q_tokens.len().max(1) as f64;
-    let exact_hits: Vec<bool> = q_tokens
-        .iter()
-        .map(|t| t_tokens.contains(&t.as_str()))
-        .collect();
-    let prefix_hits: Vec<bool> = q_tokens
-        .iter()
-        .map(|t| t_tokens.iter().any(|w| prefix_matches(t, w)))
-        .collect();
-    let share = |hits: &[bool]| hits.iter().filter(|h| **h).count() as f64 / n;
-    let total_idf: f64 = q.idf.iter().sum();
-    let idf_share = |hits: &[bool]| {
-        if total_idf > 0.0 {
-            hits.iter()
-                .zip(&q.idf)
-                .filter(|(h, _)| **h)
-                .map(|(_, i)| i)
-                .sum::<f64>()
-                / total_idf
-        } else {
-            0.0
-        }
-    };
-    let missing_idf = prefix_hits
-        .iter()
-        .zip(&q.idf)
-        .filter(|(h, _)| !**h)
-        .map(|(_, i)| *i)
-        .fold(0.0, f64::max);
-    // The product type is usually the query's last word ("cordless drill", "toilet seat").
-    let last_word_at = q_tokens
-        .iter()
-        .rposition(|t| !t.chars().any(|c| c.is_ascii_digit()));
-    let last_word = last_word_at.map_or(-1.0, |i| f64::from(prefix_hits[i]));
-    let title_words = t_tokens.iter().filter(|w| !is_stop_word(w)).count();
-    let title_matched = t_tokens
-        .iter()
-        .filter(|w| !is_stop_word(w) && q_tokens.iter().any(|t| prefix_matches(t, w)))
-        .count() as f64
-        / title_words.max(1) as f64;
-    let title_trigrams = trigrams(&t_tokens.concat());
-    let common = q
-        .trigrams
-        .iter()
-        .filter(|g| title_trigrams.binary_search(g).is_ok())
-        .count();
-    let union = q.trigrams.len() + title_trigrams.len() - common;
-    let jaccard = if union == 0 {
-        0.0
-    } else {
-        common as f64 / union as f64
-    };
-    let pairs = if q_tokens.len() < 2 {
-        -1.0
-    } else {
-        q_tokens
-            .windows(2)
-            .filter(|w| normalize::contains_phrase(d.title_padded(), &format!("{} {}", w[0], w[1])))
-            .count() as f64
-            / (q_tokens.len() - 1) as f64
-    };
-    let numbers: Vec<&String> = q_tokens
-        .iter()
-        .filter(|t| t.chars().any(|c| c.is_ascii_digit()))
-        .collect();
-    let numbers_in = if numbers.is_empty() {
-        -1.0
-    } else {
-        numbers
-            .iter()
-            .filter(|t| t_tokens.contains(&t.as_str()))
-            .count() as f64
-            / numbers.len() as f64
-    };
-    let soft = words.map_or_else(
-        || prefix_hits.iter().map(|h| f64::from(*h)).collect(),
-        |table| word_vectors::soft_matches(table, q_tokens, &prefix_hits, &t_tokens),
-    );
-    let soft_mean = if q_tokens.is_empty() {
-        -1.0
-    } else {
-        soft.iter().sum::<f64>() / n
-    };
-    let soft_worst = if q_tokens.is_empty() {
-        -1.0
-    } else {
-        soft.iter().copied().fold(1.0, f64::min)
-    };
-    let soft_last = last_word_at.map_or(-1.0, |i| soft[i]);
-    let cover = words.map_or(-1.0, |table| {
-        word_vectors::title_cover(
-            table,
-            q_tokens,
-            &t_tokens,
-            |w| q_tokens.iter().any(|t| prefix_matches(t, w)),
-            &q.title_word_cover,
-        )
-    });
-    let soft_idf = if total_idf > 0.0 {
-        soft.iter().zip(&q.idf).map(|(s, i)| s * i).sum::<f64>() / total_idf
-    } else {
-        0.0
-    };
-    let lex = f.lexical.map_or(0.0, |l| l.0 as f64);
-    let cos = cosine.or(f.semantic.map(|s| s.0)).map_or(0.0, f64::from);
-    [
-        lex,
-        if q.best_lexical > 0.0 {
-            lex / q.best_lexical as f64
-        } else {
-            0.0
-        },
-        f.lexical.map_or(7.0, |l| (l.1 as f64).ln()),
-        cos,
-        cos - q.best_cosine as f64,
-        f.semantic.map_or(7.0, |s| (s.1 as f64).ln()),
-        f.lexical.map_or(0.0, |l| 1.0 / (60.0 + l.1 as f64))
-            + f.semantic.map_or(0.0, |s| 1.0 / (60.0 + s.1 as f64)),
-        share(&exact_hits),
-        share(&prefix_hits),
-        pairs,
-        numbers_in,
-        q_tokens.len() as f64,
-        t_tokens.len() as f64,
-        f64::from(
-            q_tokens
-                .first()
-                .is_some_and(|t| t_tokens.first() == Some(&t.as_str())),
-        ),
-        idf_share(&exact_hits),
-        idf_share(&prefix_hits),
-        missing_idf,
-        last_word,
-        title_matched,
-        jaccard,
-        q.corrected_share,
-        if q.sizes.is_empty() {
-            -1.0
-        } else {
-            quantities::share_matched(&q.sizes, &quantities::values(&d.title))
-        },
-        list.cosine_to_top,
-        list.title_consensus,
-        soft_mean,
-        soft_worst,
-        soft_idf,
-        soft_last,
-        cover,
-    ]
-}
-
-/// A feature row by feature name, for `explain`.
-pub fn named(row: &FeatureRow) -> std::collections::BTreeMap<String, f64> {
-    FEATURES
-        .iter()
-        .zip(row)
-        .map(|(name, value)| (name.to_string(), *value))
+/// Context rows of `rows`; a row without signals (a short `signals`) gets zeros, as a candidate
+/// without vector or title words does.
+fn context_rows(rows: &[FeatureRow], signals: &[ListSignals]) -> Vec<ContextRow> {
+    rows.iter()
+        .enumerate()
+        .map(|(i, r)| context_row(r, &signals.get(i).copied().unwrap_or_default()))
         .collect()
+}
+
+/// A row's own list signals (over the retrievers' top results), standing in for the ranker's
+/// context where none was computed.
+fn own_signals(row: &FeatureRow) -> ListSignals {
+    ListSignals {
+        cosine_to_top: row[LIST_COSINE],
+        title_consensus: row[LIST_CONSENSUS],
+    }
+}
+
+/// Indices of the [`RANKER_FEEDBACK_DEPTH`] best-scored candidates (ties to the earlier one), in
+/// ascending order, the form [`crate::list_context`] takes a feedback set in.
+pub fn ranker_feedback_set(scores: &[f64]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+    order.truncate(RANKER_FEEDBACK_DEPTH);
+    order.sort_unstable();
+    order
 }
 
 /// A trained model: a pointwise first stage (forust, squared loss on the grade) and, optionally,
@@ -335,6 +85,8 @@ pub fn named(row: &FeatureRow) -> std::collections::BTreeMap<String, f64> {
 pub struct LearnedRanker {
     booster: Arc<GradientBooster>,
     listwise: Option<Arc<TreeEnsemble>>,
+    /// Whether the listwise trees read [`RANKER_CONTEXT_FEATURES`] after the features.
+    reads_context: bool,
 }
 
 /// One training query's candidates and their graded labels.
@@ -400,6 +152,7 @@ impl LearnedRanker {
         Ok(Self {
             booster: Arc::new(fit(rows, labels, trees, seed)?),
             listwise: None,
+            reads_context: false,
         })
     }
 
@@ -415,19 +168,14 @@ impl LearnedRanker {
         gain: impl Fn(f64) -> f64,
         params: &LambdaParams,
     ) -> Self {
-        let bases = groups
-            .iter()
-            .map(|g| predict_with(&self.booster, &g.rows))
-            .collect();
-        self.listwise_over(groups, bases, gain, params)
+        let bases = self.in_sample_scores(groups);
+        self.with_listwise_over(groups, bases, None, gain, params)
     }
 
     /// Like [`Self::with_listwise`], but every group's starting scores come from a first stage
-    /// trained without it (`folds` first stages, each on the other folds' groups, with this ranker's
-    /// `trees` and `seed`): the trees then learn on scores like the ones new queries get, and a
-    /// held-out share of the groups (`params.validation_every`) can honestly choose how many to keep.
-    /// The fold stages are then dropped: serving keeps the full first stage (measured: averaging the
-    /// fold stages into it doubled the ranker's cost and did not change NDCG@10).
+    /// trained without it ([`Self::first_stage_scores`]): the trees then learn on scores like the
+    /// ones new queries get, and a held-out share of the groups (`params.validation_every`) can
+    /// honestly choose how many to keep.
     pub fn with_listwise_cross_fitted(
         &self,
         groups: &[TrainingGroup],
@@ -437,8 +185,31 @@ impl LearnedRanker {
         trees: usize,
         seed: u64,
     ) -> Result<Self, SearchError> {
+        let bases = self.first_stage_scores(groups, folds, trees, seed)?;
+        Ok(self.with_listwise_over(groups, bases, None, gain, params))
+    }
+
+    fn in_sample_scores(&self, groups: &[TrainingGroup]) -> Vec<Vec<f64>> {
+        groups
+            .iter()
+            .map(|g| predict_with(&self.booster, &g.rows))
+            .collect()
+    }
+
+    /// Each group's first-stage scores as a new query would get them: from `folds` first stages,
+    /// each trained on the other folds' groups with this ranker's `trees` and `seed` (below 2 folds,
+    /// this ranker's own in-sample scores). The fold stages are then dropped: serving keeps the full
+    /// first stage (measured: averaging the fold stages into it doubled the ranker's cost and did not
+    /// change NDCG@10).
+    pub fn first_stage_scores(
+        &self,
+        groups: &[TrainingGroup],
+        folds: usize,
+        trees: usize,
+        seed: u64,
+    ) -> Result<Vec<Vec<f64>>, SearchError> {
         if folds < 2 {
-            return Ok(self.with_listwise(groups, gain, params));
+            return Ok(self.in_sample_scores(groups));
         }
         let mut bases = vec![Vec::new(); groups.len()];
         for fold in 0..folds {
@@ -453,29 +224,65 @@ impl LearnedRanker {
                 bases[i] = predict_with(&booster, &g.rows);
             }
         }
-        Ok(self.listwise_over(groups, bases, gain, params))
+        Ok(bases)
     }
 
-    fn listwise_over(
+    /// A copy of this ranker with listwise trees grown from the starting scores `bases` (one list per
+    /// group, e.g. [`Self::first_stage_scores`]). With `context` — each group's
+    /// [`RANKER_CONTEXT_FEATURES`], computed over the [`ranker_feedback_set`] of its `bases` — the
+    /// trees also read those two signals, and serving supplies them through
+    /// [`Self::predict_in_context`].
+    ///
+    /// Why: the list-context features of the first stage take the retrievers' top results as the
+    /// feedback set; the first stage's own top results are more often relevant, so resembling them
+    /// is stronger evidence, and only a stage after the first can know them.
+    pub fn with_listwise_over(
         &self,
         groups: &[TrainingGroup],
         bases: Vec<Vec<f64>>,
+        context: Option<&[Vec<ListSignals>]>,
         gain: impl Fn(f64) -> f64,
         params: &LambdaParams,
     ) -> Self {
-        let ranking: Vec<RankingGroup<'_, N_FEATURES>> = groups
-            .iter()
-            .zip(bases)
-            .filter(|(g, _)| !g.rows.is_empty())
-            .map(|(g, base)| RankingGroup {
-                rows: &g.rows,
-                gains: g.labels.iter().map(|&l| gain(l)).collect(),
-                base,
-            })
-            .collect();
+        let gains = |g: &TrainingGroup| g.labels.iter().map(|&l| gain(l)).collect();
+        let ensemble = match context {
+            None => {
+                let ranking: Vec<RankingGroup<'_, N_FEATURES>> = groups
+                    .iter()
+                    .zip(bases)
+                    .filter(|(g, _)| !g.rows.is_empty())
+                    .map(|(g, base)| RankingGroup {
+                        rows: &g.rows,
+                        gains: gains(g),
+                        base,
+                    })
+                    .collect();
+                TreeEnsemble::train(&ranking, params)
+            }
+            Some(context) => {
+                let rows: Vec<Vec<ContextRow>> = groups
+                    .iter()
+                    .zip(context)
+                    .map(|(g, signals)| context_rows(&g.rows, signals))
+                    .collect();
+                let ranking: Vec<RankingGroup<'_, N_CONTEXT>> = groups
+                    .iter()
+                    .zip(&rows)
+                    .zip(bases)
+                    .filter(|((g, _), _)| !g.rows.is_empty())
+                    .map(|((g, rows), base)| RankingGroup {
+                        rows,
+                        gains: gains(g),
+                        base,
+                    })
+                    .collect();
+                TreeEnsemble::train(&ranking, params)
+            }
+        };
         Self {
             booster: self.booster.clone(),
-            listwise: Some(Arc::new(TreeEnsemble::train(&ranking, params))),
+            listwise: Some(Arc::new(ensemble)),
+            reads_context: context.is_some(),
         }
     }
 
@@ -484,15 +291,44 @@ impl LearnedRanker {
         self.listwise.as_ref().map_or(0, |l| l.len())
     }
 
-    /// Scores candidates (higher is better): the first stage plus the listwise trees, if any.
+    /// Whether the listwise trees read [`RANKER_CONTEXT_FEATURES`] (serve with
+    /// [`Self::predict_in_context`]).
+    pub fn reads_context(&self) -> bool {
+        self.reads_context && self.listwise.is_some()
+    }
+
+    /// Scores candidates (higher is better): the first stage plus the listwise trees, if any. A
+    /// model that [`Self::reads_context`] gets each row's own list signals in place of the ranker's
+    /// context; serving uses [`Self::predict_in_context`].
     pub fn predict(&self, rows: &[FeatureRow]) -> Vec<f64> {
+        self.predict_in_context(rows, |_| rows.iter().map(own_signals).collect())
+            .0
+    }
+
+    /// Scores candidates. A model that [`Self::reads_context`] first ranks them by its first stage
+    /// and asks `context` for every candidate's [`RANKER_CONTEXT_FEATURES`] over the feedback set it
+    /// passes (the [`ranker_feedback_set`], indices into `rows`); those signals are returned with the
+    /// scores, for [`Self::contributions_of`]. Other models never call `context`.
+    pub fn predict_in_context(
+        &self,
+        rows: &[FeatureRow],
+        context: impl FnOnce(&[usize]) -> Vec<ListSignals>,
+    ) -> (Vec<f64>, Option<Vec<ListSignals>>) {
         let mut scores = predict_with(&self.booster, rows);
-        if let Some(listwise) = &self.listwise {
+        let Some(listwise) = &self.listwise else {
+            return (scores, None);
+        };
+        if !self.reads_context {
             for (s, r) in scores.iter_mut().zip(rows) {
                 *s += listwise.predict(r);
             }
+            return (scores, None);
         }
-        scores
+        let signals = context(&ranker_feedback_set(&scores));
+        for (s, r) in scores.iter_mut().zip(context_rows(rows, &signals)) {
+            *s += listwise.predict(&r);
+        }
+        (scores, Some(signals))
     }
 
     /// How much each feature added to this candidate's [`Self::predict`] score, by name, and the part
@@ -508,14 +344,18 @@ impl LearnedRanker {
         &self,
         row: &FeatureRow,
     ) -> Option<(std::collections::BTreeMap<String, f64>, f64)> {
-        self.contributions_of(std::slice::from_ref(row))?.pop()
+        self.contributions_of(std::slice::from_ref(row), None)?
+            .pop()
     }
 
     /// [`Self::contributions`] of many candidates in one pass: an explained page of 50 hits is one
-    /// call into the model, not 50.
+    /// call into the model, not 50. `context` is what [`Self::predict_in_context`] returned for
+    /// these rows (same order); without it, a model that reads context gets the rows' own signals,
+    /// as in [`Self::predict`].
     pub fn contributions_of(
         &self,
         rows: &[FeatureRow],
+        context: Option<&[ListSignals]>,
     ) -> Option<Vec<(std::collections::BTreeMap<String, f64>, f64)>> {
         if rows.is_empty() {
             return Some(Vec::new());
@@ -531,20 +371,30 @@ impl LearnedRanker {
             )
         }))
         .ok()?;
+        let signals: Vec<ListSignals> = match context {
+            Some(c) if c.len() == rows.len() => c.to_vec(),
+            _ => rows.iter().map(own_signals).collect(),
+        };
         // One row of the output per candidate: each feature's share, then the bias. Exact Shapley
         // values cost a few milliseconds a candidate, so candidates are explained in parallel.
         all.par_chunks_exact(FEATURES.len() + 1)
-            .zip(rows.par_iter())
-            .map(|(first, row)| {
+            .zip(rows.par_iter().zip(signals.par_iter()))
+            .map(|(first, (row, signals))| {
                 let (mut by_feature, mut base) =
                     (first[..FEATURES.len()].to_vec(), first[FEATURES.len()]);
                 if let Some(listwise) = &self.listwise {
-                    let (extra, extra_base) = listwise.contributions(row)?;
+                    let (extra, extra_base) = if self.reads_context {
+                        by_feature.resize(N_CONTEXT, 0.0);
+                        listwise.contributions(&context_row(row, signals))?
+                    } else {
+                        listwise.contributions(row)?
+                    };
                     by_feature.iter_mut().zip(extra).for_each(|(c, e)| *c += e);
                     base += extra_base;
                 }
                 let named = FEATURES
                     .iter()
+                    .chain(&RANKER_CONTEXT_FEATURES)
                     .zip(by_feature)
                     .map(|(name, c)| (name.to_string(), c))
                     .collect();
@@ -559,6 +409,7 @@ impl LearnedRanker {
             features: FEATURES.iter().map(|s| s.to_string()).collect(),
             booster: self.booster.json_dump().map_err(model_err)?,
             listwise: self.listwise.as_deref().cloned(),
+            listwise_reads_ranker_context: self.reads_context,
         };
         let json = serde_json::to_string(&file).map_err(model_err)?;
         std::fs::write(path, json).map_err(|e| SearchError::Io(path.display().to_string(), e))
@@ -586,6 +437,7 @@ impl LearnedRanker {
         Ok(Self {
             booster: Arc::new(GradientBooster::from_json(&file.booster).map_err(model_err)?),
             listwise: file.listwise.map(Arc::new),
+            reads_context: file.listwise_reads_ranker_context,
         })
     }
 }
@@ -593,61 +445,6 @@ impl LearnedRanker {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn doc(title: &str) -> SearchDoc {
-        crate::test_support::doc("P1", title)
-    }
-
-    fn row(query: &str, title: &str, idf: &[f64]) -> FeatureRow {
-        let idf = idf.to_vec();
-        let q = QueryContext::new(query, move |_| idf.clone(), 10.0, 0.9);
-        let f = Fused {
-            key: 1,
-            score: 0.0,
-            lexical: Some((5.0, 3)),
-            semantic: None,
-        };
-        features(&q, &f, Some(0.5), ListSignals::default(), &doc(title), None)
-    }
-
-    fn at(row: &FeatureRow, name: &str) -> f64 {
-        row[FEATURES
-            .iter()
-            .position(|f| *f == name)
-            .expect("known feature")]
-    }
-
-    #[test]
-    fn missing_the_rare_word_costs_more_than_missing_the_common_one() {
-        // "hampton" is rare (idf 8), "white" common (idf 1).
-        let idf = [1.0, 8.0, 3.0];
-        let has_rare = row(
-            "white hampton cabinet",
-            "Hampton Bay Cabinets in Natural",
-            &idf,
-        );
-        let has_common = row("white hampton cabinet", "White Kitchen Cabinets", &idf);
-        let share = "idf_share_of_query_prefixes_in_title";
-        assert!(at(&has_rare, share) > at(&has_common, share));
-        let missing = "highest_idf_of_a_missing_query_term";
-        assert_eq!(at(&has_rare, missing), 1.0);
-        assert_eq!(at(&has_common, missing), 8.0);
-        assert_eq!(
-            at(&has_rare, "last_query_word_in_title"),
-            1.0,
-            "cabinet ~ cabinets"
-        );
-        assert_eq!(at(&has_rare, "query_terms"), 3.0);
-    }
-
-    #[test]
-    fn letter_trigrams_meet_across_a_split_word() {
-        let joined = row("sheetrock", "Sheet Rock Drywall Panel", &[5.0]);
-        let other = row("sheetrock", "Garden Hose Reel", &[5.0]);
-        let j = "letter_trigram_jaccard";
-        assert!(at(&joined, j) > 0.3, "{}", at(&joined, j));
-        assert_eq!(at(&other, j), 0.0);
-    }
 
     #[test]
     fn saved_models_round_trip_and_other_feature_sets_are_refused() {
@@ -677,7 +474,9 @@ mod tests {
             .filter(|(name, _)| *name != "lexical_score")
             .all(|(_, c)| c.abs() < 1e-9));
         // A page explained in one call gives each candidate its own explanation, in order.
-        let page = loaded.contributions_of(&rows[..12]).expect("explained");
+        let page = loaded
+            .contributions_of(&rows[..12], None)
+            .expect("explained");
         assert_eq!(page.len(), 12);
         for (i, (by_feature, base)) in page.iter().enumerate() {
             let sum = base + by_feature.values().sum::<f64>();
@@ -763,5 +562,84 @@ mod tests {
         cross_fitted.save(&path).expect("saves");
         let loaded = LearnedRanker::load(&path).expect("loads");
         assert_eq!(cross_fitted.predict(&g.rows), loaded.predict(&g.rows));
+    }
+
+    #[test]
+    fn the_feedback_set_is_the_first_stage_best_five_in_index_order() {
+        let scores = [0.1, 0.9, 0.3, 0.8, 0.2, 0.7, 0.6, 0.0];
+        assert_eq!(ranker_feedback_set(&scores), vec![1, 2, 3, 5, 6]);
+        assert_eq!(ranker_feedback_set(&[0.5, 0.5]), vec![0, 1]);
+        assert!(ranker_feedback_set(&[]).is_empty());
+    }
+
+    #[test]
+    fn context_trees_learn_what_only_the_context_tells_and_survive_a_round_trip() {
+        // Every row has the same features; only the context's title consensus says which is relevant.
+        let mut groups = Vec::new();
+        let mut context = Vec::new();
+        for q in 0..40 {
+            let rows = vec![[1.0; N_FEATURES]; 20];
+            let relevant = q % 20;
+            let labels = (0..20)
+                .map(|i| if i == relevant { 3.0 } else { 1.0 })
+                .collect();
+            context.push(
+                (0..20)
+                    .map(|i| ListSignals {
+                        cosine_to_top: 0.5,
+                        title_consensus: if i == relevant { 0.9 } else { 0.1 },
+                    })
+                    .collect::<Vec<_>>(),
+            );
+            groups.push(TrainingGroup { rows, labels });
+        }
+        let rows: Vec<FeatureRow> = groups.iter().flat_map(|g| g.rows.clone()).collect();
+        let labels: Vec<f64> = groups.iter().flat_map(|g| g.labels.clone()).collect();
+        let first = LearnedRanker::train(&rows, &labels, 3, 1).expect("trains");
+        let params = LambdaParams {
+            rounds: 20,
+            learning_rate: 0.3,
+            min_rows_in_leaf: 5,
+            ..LambdaParams::default()
+        };
+        let bases = first.first_stage_scores(&groups, 2, 3, 1).expect("scores");
+        let model = first.with_listwise_over(&groups, bases, Some(&context), |l| l - 1.0, &params);
+        assert!(model.reads_context());
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("ranker.json");
+        model.save(&path).expect("saves");
+        let loaded = LearnedRanker::load(&path).expect("loads");
+        assert!(loaded.reads_context());
+        let g = &groups[3];
+        let mut asked = None;
+        let (scores, signals) = loaded.predict_in_context(&g.rows, |set| {
+            asked = Some(set.to_vec());
+            context[3].clone()
+        });
+        assert_eq!(
+            asked.expect("context asked for").len(),
+            RANKER_FEEDBACK_DEPTH
+        );
+        let best = (0..scores.len())
+            .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))
+            .expect("rows");
+        assert_eq!(best, 3, "{scores:?}");
+        let signals = signals.expect("the context is returned");
+        let explained = loaded
+            .contributions_of(&g.rows, Some(&signals))
+            .expect("explained");
+        let (by_feature, base) = &explained[best];
+        let sum = base + by_feature.values().sum::<f64>();
+        assert!(
+            (sum - scores[best]).abs() < 1e-6,
+            "{sum} vs {}",
+            scores[best]
+        );
+        assert!(by_feature["title_consensus_with_ranker_top_results"] > 0.0);
+        // A model without context never asks for it.
+        let plain = first.with_listwise(&groups, |l| l - 1.0, &params);
+        assert!(!plain.reads_context());
+        let (_, none) = plain.predict_in_context(&g.rows, |_| panic!("not asked"));
+        assert!(none.is_none());
     }
 }
