@@ -164,6 +164,26 @@ async fn soft_word_match_credits_a_title_word_of_the_same_meaning() {
     assert!(at(&rows[0]) < 1.0, "a different word is not a letter match");
 }
 
+/// Each judged query's candidates as a training group (3 for the judged product, 1 for the rest) and
+/// their keys, from the engine's own pool of 8 per retriever.
+async fn judged_groups(
+    engine: &SearchEngine,
+    judged: &[(&str, &str)],
+) -> (Vec<vitrine_search::ltr::TrainingGroup>, Vec<Vec<u64>>) {
+    let (mut groups, mut keys) = (Vec::new(), Vec::new());
+    for (query, relevant) in judged {
+        let candidates = engine.training_candidates(query, 8).await.unwrap();
+        keys.push(candidates.iter().map(|(k, _, _)| *k).collect());
+        let labels = candidates
+            .iter()
+            .map(|(_, id, _)| if id == relevant { 3.0 } else { 1.0 })
+            .collect();
+        let rows = candidates.into_iter().map(|(_, _, row)| row).collect();
+        groups.push(vitrine_search::ltr::TrainingGroup { rows, labels });
+    }
+    (groups, keys)
+}
+
 /// The learned ranker end to end: trained on the engine's own candidates for judged queries, served
 /// through `Fusion::Learned` (features, soft word match included, then the model's order), and saved
 /// and reloaded without changing a score.
@@ -185,19 +205,16 @@ async fn a_learned_ranker_serves_what_it_learned_and_reloads_the_same() {
         ("coffee maker", "P3"),
         ("warm coat", "P5"),
     ];
-    let (mut rows, mut labels) = (Vec::new(), Vec::new());
-    for (query, relevant) in judged {
-        let candidates = engine.training_candidates(query, 8).await.unwrap();
-        assert!(candidates.len() <= products.len());
+    let (groups, _) = judged_groups(&engine, &judged).await;
+    for (g, (query, _)) in groups.iter().zip(judged) {
+        assert!(g.rows.len() <= products.len());
         assert!(
-            candidates.iter().any(|(_, id, _)| id == relevant),
-            "{query}"
+            g.labels.contains(&3.0),
+            "{query}: the judged product is a candidate"
         );
-        for (_, id, row) in candidates {
-            labels.push(if id == relevant { 3.0 } else { 1.0 });
-            rows.push(row);
-        }
     }
+    let rows: Vec<_> = groups.iter().flat_map(|g| g.rows.clone()).collect();
+    let labels: Vec<f64> = groups.iter().flat_map(|g| g.labels.clone()).collect();
     let ranker = vitrine_search::ltr::LearnedRanker::train(&rows, &labels, 30, 7).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ranker.json");
@@ -272,18 +289,7 @@ async fn a_ranker_reading_its_own_top_results_is_served_and_explained() {
         ("headphones", "P8"),
         ("formal shoes", "P2"),
     ];
-    let (mut groups, mut sources) = (Vec::new(), Vec::new());
-    for (query, relevant) in judged {
-        let candidates = engine.training_candidates(query, 8).await.unwrap();
-        let keys: Vec<u64> = candidates.iter().map(|(k, _, _)| *k).collect();
-        let labels = candidates
-            .iter()
-            .map(|(_, id, _)| if id == relevant { 3.0 } else { 1.0 })
-            .collect();
-        let rows = candidates.into_iter().map(|(_, _, row)| row).collect();
-        groups.push(vitrine_search::ltr::TrainingGroup { rows, labels });
-        sources.push(keys);
-    }
+    let (groups, sources) = judged_groups(&engine, &judged).await;
     let rows: Vec<_> = groups.iter().flat_map(|g| g.rows.clone()).collect();
     let labels: Vec<f64> = groups.iter().flat_map(|g| g.labels.clone()).collect();
     let first = vitrine_search::ltr::LearnedRanker::train(&rows, &labels, 20, 7).unwrap();

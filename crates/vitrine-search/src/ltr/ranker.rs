@@ -446,6 +446,23 @@ impl LearnedRanker {
 mod tests {
     use super::*;
 
+    /// A small first stage (3 trees) over every group's rows.
+    fn first_stage(groups: &[TrainingGroup]) -> LearnedRanker {
+        let rows: Vec<FeatureRow> = groups.iter().flat_map(|g| g.rows.clone()).collect();
+        let labels: Vec<f64> = groups.iter().flat_map(|g| g.labels.clone()).collect();
+        LearnedRanker::train(&rows, &labels, 3, 1).expect("trains")
+    }
+
+    /// Listwise settings that learn a toy order in a few rounds.
+    fn quick_params(rounds: usize) -> LambdaParams {
+        LambdaParams {
+            rounds,
+            learning_rate: 0.3,
+            min_rows_in_leaf: 5,
+            ..LambdaParams::default()
+        }
+    }
+
     #[test]
     fn saved_models_round_trip_and_other_feature_sets_are_refused() {
         let rows: Vec<FeatureRow> = (0..200)
@@ -518,15 +535,8 @@ mod tests {
             }
             groups.push(TrainingGroup { rows, labels });
         }
-        let rows: Vec<FeatureRow> = groups.iter().flat_map(|g| g.rows.clone()).collect();
-        let labels: Vec<f64> = groups.iter().flat_map(|g| g.labels.clone()).collect();
-        let first = LearnedRanker::train(&rows, &labels, 3, 1).expect("trains");
-        let params = LambdaParams {
-            rounds: 40,
-            learning_rate: 0.3,
-            min_rows_in_leaf: 5,
-            ..LambdaParams::default()
-        };
+        let first = first_stage(&groups);
+        let params = quick_params(40);
         let gain = |l: f64| (l - 1.0).max(0.0);
         let in_sample = first.with_listwise(&groups, gain, &params);
         let cross_fitted = first
@@ -593,15 +603,8 @@ mod tests {
             );
             groups.push(TrainingGroup { rows, labels });
         }
-        let rows: Vec<FeatureRow> = groups.iter().flat_map(|g| g.rows.clone()).collect();
-        let labels: Vec<f64> = groups.iter().flat_map(|g| g.labels.clone()).collect();
-        let first = LearnedRanker::train(&rows, &labels, 3, 1).expect("trains");
-        let params = LambdaParams {
-            rounds: 20,
-            learning_rate: 0.3,
-            min_rows_in_leaf: 5,
-            ..LambdaParams::default()
-        };
+        let first = first_stage(&groups);
+        let params = quick_params(20);
         let bases = first.first_stage_scores(&groups, 2, 3, 1).expect("scores");
         let model = first.with_listwise_over(&groups, bases, Some(&context), |l| l - 1.0, &params);
         assert!(model.reads_context());
