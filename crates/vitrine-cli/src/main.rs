@@ -19,6 +19,7 @@ mod eval_adapter;
 mod eval_content;
 mod eval_cross;
 mod eval_crossfit;
+mod eval_ranker;
 mod eval_recommend;
 mod eval_search_args;
 mod eval_tune;
