@@ -717,8 +717,9 @@ impl SearchEngine {
                         &fused,
                         query_vec.as_deref(),
                     );
-                    let keys: Vec<u64> = fused.iter().map(|f| f.key).collect();
+                    // Only a model that reads the ranker's context asks for it (and for the keys).
                     let (scores, context) = model.predict_in_context(&x, |set| {
+                        let keys: Vec<u64> = fused.iter().map(|f| f.key).collect();
                         self.ranker_context(&keys, set, query_vec.is_some())
                     });
                     for (f, s) in fused.iter_mut().zip(scores) {
@@ -727,8 +728,8 @@ impl SearchEngine {
                     if let Some(e) = explained {
                         let context =
                             (0..x.len()).map(|i| context.as_ref().and_then(|c| c.get(i).copied()));
-                        e.rows
-                            .extend(keys.iter().copied().zip(x.into_iter().zip(context)));
+                        let keys = fused.iter().map(|f| f.key);
+                        e.rows.extend(keys.zip(x.into_iter().zip(context)));
                         e.model = Some(model.clone());
                     }
                     fused.sort_by(|a, b| b.score.total_cmp(&a.score));
